@@ -1,0 +1,56 @@
+"""Command line: `python -m bot <group> <command>`. Each command lives with the code it drives."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot")
+    groups = parser.add_subparsers(dest="group", required=True)
+
+    db = groups.add_parser("db", help="database").add_subparsers(dest="command", required=True)
+    db.add_parser("upgrade", help="apply migrations")
+
+    kb = groups.add_parser("kb", help="knowledge base").add_subparsers(dest="command", required=True)
+    kb.add_parser("load", help="validate knowledge/ and upsert it into the database")
+    search = kb.add_parser("search", help="search; one query per line on stdin")
+    search.add_argument("--json", action="store_true", help="one JSON object per line")
+    search.add_argument("-k", type=int, default=3, help="results per query")
+
+    nlu = groups.add_parser("nlu", help="Rasa project").add_subparsers(dest="command", required=True)
+    nlu.add_parser("build", help="normalise nlu_data/ and generate lookups into build/rasa")
+    nlu.add_parser("train", help="train the Rasa model when its inputs changed")
+
+    groups.add_parser("run", help="start Rasa, the action server and the gateway; Ctrl-C stops all")
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+    if args.group == "db":
+        from bot.storage.db import upgrade
+
+        upgrade()
+        return 0
+    if args.group == "kb" and args.command == "load":
+        from bot.knowledge.loader import load_command
+
+        return load_command()
+    if args.group == "kb" and args.command == "search":
+        from bot.knowledge.search import search_command
+
+        return search_command(sys.stdin, sys.stdout, k=args.k, as_json=args.json)
+    if args.group == "nlu":
+        from bot import nlu_build
+
+        return nlu_build.build() if args.command == "build" else nlu_build.train()
+    if args.group == "run":
+        from bot.supervisor import run_forever
+
+        return run_forever()
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

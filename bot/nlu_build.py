@@ -1,0 +1,112 @@
+"""Build the Rasa training data and train the model when its inputs changed.
+
+`build`: nlu_data/ (written by people, in any register) → build/rasa/, every example normalised
+with the same normaliser the gateway applies at run time, so Rasa sees identical text at training
+and at run time. Entity markup `[text]{...}` keeps its annotation; only the text is normalised.
+
+`train`: hashes everything the model depends on; runs `rasa train` only when the hash differs
+from the one stored beside the model.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from bot.settings import PROJECT_ROOT, get_settings
+from bot.text import normalize
+
+SOURCE = PROJECT_ROOT / "nlu_data"
+BUILD = PROJECT_ROOT / "build" / "rasa"
+ENTITY_RE = re.compile(r"\[([^\]]+)\](\{[^}]*\}|\([^)]*\))")
+MODEL_INPUTS = ["config.yml", "domain.yml", "build/rasa", "rasa_addons", "bot/text", "requirements/rasa.lock"]
+
+
+def normalize_example(example: str) -> str:
+    """Normalise the text around and inside entity markup, keeping the markup itself."""
+    out, last = [], 0
+    for match in ENTITY_RE.finditer(example):
+        out.append(normalize(example[last:match.start()]))
+        out.append(f"[{normalize(match.group(1))}]{match.group(2)}")
+        last = match.end()
+    out.append(normalize(example[last:]))
+    return " ".join(part for part in out if part)
+
+
+def _examples(block: str) -> list[str]:
+    return [line.strip()[2:].strip() for line in block.splitlines() if line.strip().startswith("- ")]
+
+
+class _BlockDumper(yaml.SafeDumper):
+    pass
+
+
+_BlockDumper.add_representer(
+    str,
+    lambda dumper, value: dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None),
+)
+
+
+def build_file(source: Path, target: Path) -> None:
+    data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    for item in data.get("nlu", []):
+        if "examples" in item:
+            seen: dict[str, None] = {}
+            for example in _examples(item["examples"]):
+                seen.setdefault(normalize_example(example))
+            item["examples"] = "".join(f"- {e}\n" for e in seen)
+    target.write_text(yaml.dump(data, Dumper=_BlockDumper, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def build() -> int:
+    if BUILD.exists():
+        shutil.rmtree(BUILD)
+    BUILD.mkdir(parents=True)
+    for source in sorted(SOURCE.glob("*.yml")):
+        build_file(source, BUILD / source.name)
+    print(f"built Rasa training data in {BUILD.relative_to(PROJECT_ROOT)}")
+    return 0
+
+
+def fingerprint() -> str:
+    digest = hashlib.sha256()
+    for name in MODEL_INPUTS:
+        path = PROJECT_ROOT / name
+        files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) if path.is_dir() else [path]
+        for file in files:
+            digest.update(str(file.relative_to(PROJECT_ROOT)).encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def train() -> int:
+    model_dir = get_settings().model_dir
+    model, stamp = model_dir / "current.tar.gz", model_dir / "current.fingerprint"
+    wanted = fingerprint()
+    if model.exists() and stamp.exists() and stamp.read_text().strip() == wanted:
+        print(f"model up to date: {model.relative_to(PROJECT_ROOT)}")
+        return 0
+    rasa = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
+    started = time.monotonic()
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "RASA_TELEMETRY_ENABLED": "false"}
+    result = subprocess.run(
+        [str(rasa), "train", "--data", str(BUILD), "--config", "config.yml", "--domain", "domain.yml",
+         "--out", str(model_dir), "--fixed-model-name", "current", "--force"],
+        cwd=PROJECT_ROOT, env=env,
+    )
+    if result.returncode != 0:
+        return result.returncode
+    stamp.write_text(wanted)
+    print(f"trained {model.relative_to(PROJECT_ROOT)} in {time.monotonic() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(build())

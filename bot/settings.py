@@ -1,0 +1,75 @@
+"""One settings object for the app, the action server and the process supervisor.
+
+Values come from the environment or `.env` (names in upper case, e.g. GATEWAY_PORT=8080).
+"""
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    var_dir: Path = PROJECT_ROOT / "var"
+    database_url: str = ""  # default: SQLite file var/app.db
+    rasa_tracker_url: str = ""  # default: SQLite file var/rasa_tracker.db (Rasa creates `events`)
+
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8000
+    rasa_host: str = "127.0.0.1"  # interface Rasa's HTTP API binds to
+    rasa_port: int = 5005
+    actions_host: str = "127.0.0.1"
+    actions_port: int = 5055
+    rasa_token: str = ""  # default: a random token kept in var/rasa_token
+    rasa_timeout_s: float = 30.0
+    model_dir: Path = PROJECT_ROOT / "models"
+
+    knowledge_dir: Path = PROJECT_ROOT / "knowledge"
+    offices_file: Path | None = None  # a deployment's own offices; default knowledge/offices.yaml
+
+    max_message_chars: int = Field(default=4000, description="longer citizen messages are refused")
+    log_level: str = "INFO"
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.var_dir / 'app.db'}"
+
+    @property
+    def tracker_url(self) -> str:
+        return self.rasa_tracker_url or f"sqlite:///{self.var_dir / 'rasa_tracker.db'}"
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://{self.rasa_host}:{self.rasa_port}"
+
+    @property
+    def actions_url(self) -> str:
+        return f"http://{self.actions_host}:{self.actions_port}"
+
+    @property
+    def offices_path(self) -> Path:
+        return self.offices_file or self.knowledge_dir / "offices.yaml"
+
+    def ensure_rasa_token(self) -> str:
+        """The token shared by the gateway and Rasa; generated once per installation."""
+        if self.rasa_token:
+            return self.rasa_token
+        path = self.var_dir / "rasa_token"
+        if not path.exists():
+            self.var_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        self.rasa_token = path.read_text().strip()
+        return self.rasa_token
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

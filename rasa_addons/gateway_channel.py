@@ -1,0 +1,79 @@
+"""Rasa input channel used by the gateway only.
+
+Rasa's own REST webhook is not covered by Rasa's API token and returns only the bot's messages.
+This channel checks the shared token itself and returns, beside the messages, what Rasa made of
+the message (intent, confidence, entities) and the actions it ran, for the app's `turns` table.
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.shared.core.events import ActionExecuted, UserUttered
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+logger = logging.getLogger(__name__)
+
+
+def summarise_turn(events: List[Any], message_id: Text) -> Dict[Text, Any]:
+    """Intent, entities and the actions run after the user message with `message_id`."""
+    turn: Dict[Text, Any] = {"intent": None, "confidence": None, "entities": [], "actions": []}
+    found = False
+    for event in events:
+        if isinstance(event, UserUttered) and event.message_id == message_id:
+            found = True
+            turn["intent"] = event.intent.get("name")
+            turn["confidence"] = event.intent.get("confidence")
+            turn["entities"] = [
+                {"entity": e.get("entity"), "value": e.get("value")} for e in event.entities or []
+            ]
+        elif found and isinstance(event, ActionExecuted) and event.action_name != "action_listen":
+            turn["actions"].append(event.action_name)
+    return turn
+
+
+class GatewayInput(InputChannel):
+    @classmethod
+    def name(cls) -> Text:
+        return "gateway"
+
+    def __init__(self, token: Text) -> None:
+        self.token = token
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "InputChannel":
+        token = (credentials or {}).get("token")
+        if not token:
+            raise ValueError("the gateway channel needs a `token` (set RASA_TOKEN)")
+        return cls(token)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        hook = Blueprint("gateway_webhook", __name__)
+
+        @hook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @hook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            given = request.headers.get("authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
+                return response.json({"error": "unauthorised"}, status=401)
+            body = request.json or {}
+            sender, text, message_id = body.get("sender"), body.get("message"), body.get("message_id")
+            if not (isinstance(sender, str) and isinstance(text, str) and isinstance(message_id, str)):
+                return response.json({"error": "sender, message and message_id are required strings"}, status=400)
+            collector = CollectingOutputChannel()
+            await on_new_message(
+                UserMessage(text, collector, sender, input_channel=self.name(), message_id=message_id,
+                            metadata=body.get("metadata"))
+            )
+            tracker = await request.app.ctx.agent.tracker_store.retrieve(sender)
+            turn = summarise_turn(list(tracker.events) if tracker else [], message_id)
+            return response.json({"messages": collector.messages, **turn})
+
+        return hook
