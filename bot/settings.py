@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     knowledge_dir: Path = PROJECT_ROOT / "knowledge"
     offices_file: Path | None = None  # a deployment's own offices; default knowledge/offices.yaml
 
+    retention_days: int = 365  # conversations older than this are deleted (told to citizens)
     max_message_chars: int = Field(default=4000, description="longer citizen messages are refused")
     log_level: str = "INFO"
 

@@ -1,0 +1,43 @@
+"""In-process event bus: a state change emits an event; listeners do the side effects
+(push to a channel, notify, count). Emitters never know who listens."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.messages import Outbound
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OutboundReady:
+    """A message to a citizen was stored and is waiting for its channel to deliver it."""
+
+    message_id: int
+    conversation_id: int
+    channel: str
+    user_id: str
+    outbound: Outbound
+
+
+Listener = Callable[[object], Awaitable[None]]
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._listeners: dict[type, list[Listener]] = defaultdict(list)
+
+    def subscribe(self, event_type: type, listener: Listener) -> None:
+        self._listeners[event_type].append(listener)
+
+    async def emit(self, event: object) -> None:
+        results = await asyncio.gather(
+            *(listener(event) for listener in self._listeners[type(event)]), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, Exception):
+                log.error("listener failed for %s: %r", type(event).__name__, result)

@@ -1,0 +1,77 @@
+"""A citizen's right to have their conversation deleted, and the retention limit.
+
+Both delete from the app database and from Rasa's tracker store (its `events` table): Rasa's
+HTTP API cannot remove events from an SQL tracker store.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+
+from sqlalchemy import Engine, delete, select, text
+from sqlalchemy.orm import Session
+
+from bot.settings import get_settings
+from bot.storage.db import make_engine, session_scope
+from bot.storage.models import ButtonKey, Citizen, Conversation, Message, Turn
+from bot.text import normalize
+
+DELETE_REQUESTS = frozenset(normalize(t) for t in (
+    "xóa dữ liệu của tôi", "xóa dữ liệu", "xóa dữ liệu của em", "xóa dữ liệu của mình", "xóa thông tin của tôi",
+    "xóa cuộc trò chuyện", "xóa lịch sử trò chuyện",
+))
+FORGET, KEEP = "@forget", "@keep"  # app commands carried by button keys, never sent to Rasa
+
+
+def is_delete_request(normalized_text: str) -> bool:
+    return normalized_text in DELETE_REQUESTS
+
+
+@lru_cache
+def _tracker_engine() -> Engine:
+    return make_engine(get_settings().tracker_url)
+
+
+def _delete_tracker_events(sender_ids: list[str], before: float | None = None) -> int:
+    engine = _tracker_engine()
+    with engine.begin() as connection:
+        if not engine.dialect.has_table(connection, "events"):
+            return 0
+        if before is not None:
+            return connection.execute(text("DELETE FROM events WHERE timestamp < :t"), {"t": before}).rowcount
+        total = 0
+        for sender in sender_ids:
+            total += connection.execute(text("DELETE FROM events WHERE sender_id = :s"), {"s": sender}).rowcount
+        return total
+
+
+def _delete_conversations(session: Session, conversation_ids: list[int]) -> None:
+    for model in (Turn, ButtonKey, Message):
+        session.execute(delete(model).where(model.conversation_id.in_(conversation_ids)))
+    session.execute(delete(Conversation).where(Conversation.id.in_(conversation_ids)))
+
+
+def forget_citizen(channel: str, user_id: str) -> int:
+    """Delete everything stored about one citizen; returns how many conversations went."""
+    with session_scope() as session:
+        citizen = session.scalar(select(Citizen).where(Citizen.channel == channel, Citizen.channel_user_id == user_id))
+        if citizen is None:
+            return 0
+        conversations = session.scalars(select(Conversation).where(Conversation.citizen_id == citizen.id)).all()
+        senders = [c.rasa_sender_id for c in conversations]
+        _delete_conversations(session, [c.id for c in conversations])
+        session.delete(citizen)
+    _delete_tracker_events(senders)
+    return len(senders)
+
+
+def purge_expired(now: dt.datetime | None = None) -> tuple[int, int]:
+    """Delete messages and Rasa events older than the retention period."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    cutoff = now - dt.timedelta(days=get_settings().retention_days)
+    with session_scope() as session:
+        stale = select(Message.id).where(Message.created_at < cutoff)
+        session.execute(delete(Turn).where(Turn.message_id.in_(stale)))
+        messages = session.execute(delete(Message).where(Message.created_at < cutoff)).rowcount
+        session.execute(delete(ButtonKey).where(ButtonKey.created_at < cutoff))
+    return messages, _delete_tracker_events([], before=cutoff.timestamp())

@@ -1,0 +1,113 @@
+"""Database access for the router and channels: small functions over one session."""
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Iterable
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.messages import Button, Inbound, Outbound
+from bot.storage.models import ButtonKey, Citizen, Conversation, Message, Turn, utcnow
+
+
+def conversation_for(session: Session, channel: str, user_id: str, inbound: bool = True) -> Conversation:
+    """The citizen's conversation on this channel, created on first contact."""
+    citizen = session.scalar(select(Citizen).where(Citizen.channel == channel, Citizen.channel_user_id == user_id))
+    if citizen is None:
+        citizen = Citizen(channel=channel, channel_user_id=user_id)
+        session.add(citizen)
+        session.flush()
+    if inbound:
+        citizen.last_inbound_at = utcnow()
+    conversation = session.scalar(
+        select(Conversation).where(Conversation.citizen_id == citizen.id).order_by(Conversation.id.desc()).limit(1)
+    )
+    if conversation is None:
+        conversation = Conversation(citizen_id=citizen.id, rasa_sender_id=uuid.uuid4().hex)
+        session.add(conversation)
+        session.flush()
+    return conversation
+
+
+def record_inbound(
+    session: Session, conversation: Conversation, inbound: Inbound, text: str, masked: Iterable[str]
+) -> Message | None:
+    """Store an inbound message; None when the channel already delivered this message id."""
+    message = Message(
+        conversation_id=conversation.id, direction="in", channel=inbound.channel,
+        channel_message_id=inbound.message_id, author="citizen", text=text, masked=sorted(masked),
+        status="received",
+    )
+    try:
+        with session.begin_nested():
+            session.add(message)
+    except IntegrityError:
+        return None
+    return message
+
+
+def find_inbound(session: Session, channel: str, channel_message_id: str) -> Message | None:
+    return session.scalar(
+        select(Message).where(
+            Message.channel == channel, Message.direction == "in", Message.channel_message_id == channel_message_id
+        )
+    )
+
+
+def replies_to(session: Session, inbound: Message) -> list[Message]:
+    """The bot's replies stored after an inbound message, up to the citizen's next message."""
+    later = session.scalars(
+        select(Message).where(Message.conversation_id == inbound.conversation_id, Message.id > inbound.id)
+        .order_by(Message.id)
+    )
+    replies = []
+    for message in later:
+        if message.direction == "in":
+            break
+        replies.append(message)
+    return replies
+
+
+def set_status(session: Session, message_ids: Iterable[int], status: str) -> None:
+    ids = list(message_ids)
+    if ids:
+        session.execute(update(Message).where(Message.id.in_(ids)).values(status=status))
+
+
+def button_for(session: Session, conversation_id: int, key: str) -> ButtonKey | None:
+    row = session.get(ButtonKey, key) if len(key) <= 24 else None
+    return row if row is not None and row.conversation_id == conversation_id else None
+
+
+def with_button_keys(session: Session, conversation_id: int, outbound: Outbound) -> Outbound:
+    """Replace Rasa's intent payloads by opaque keys issued to this conversation."""
+    buttons = []
+    for button in outbound.buttons:
+        key = "b_" + secrets.token_urlsafe(9)
+        session.add(ButtonKey(key=key, conversation_id=conversation_id, title=button.title, intent_payload=button.payload))
+        buttons.append(Button(button.title, key))
+    return Outbound(outbound.text, tuple(buttons), outbound.author)
+
+
+def record_outbound(session: Session, conversation_id: int, channel: str, outbound: Outbound) -> Message:
+    message = Message(
+        conversation_id=conversation_id, direction="out", channel=channel, author=outbound.author,
+        text=outbound.text, buttons=[b.as_dict() for b in outbound.buttons], status="pending",
+    )
+    session.add(message)
+    session.flush()
+    return message
+
+
+def record_turn(session: Session, conversation_id: int, message_id: int, turn, latency_ms: int) -> None:
+    session.add(Turn(
+        conversation_id=conversation_id, message_id=message_id, intent=turn.intent, confidence=turn.confidence,
+        entities=turn.entities, actions=turn.actions, latency_ms=latency_ms,
+    ))
+
+
+def as_outbound(message: Message) -> Outbound:
+    return Outbound(message.text, tuple(Button(b["title"], b["payload"]) for b in message.buttons), message.author)

@@ -1,0 +1,161 @@
+"""Start Rasa, the action server and the gateway together; stop all of them together.
+
+Each service runs in its own process group with a PID file under var/run, so stopping it stops
+its children too, and nothing is ever stopped by name. Used by `make run` and by the tests.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from bot.settings import PROJECT_ROOT, Settings, get_settings
+
+
+@dataclass
+class Service:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen | None = None
+
+
+def tracker_dialect(url: str) -> str:
+    return url.split(":", 1)[0].split("+", 1)[0]
+
+
+class Stack:
+    def __init__(self, settings: Settings, env: dict[str, str] | None = None):
+        self.settings = settings
+        self.run_dir = settings.var_dir / "run"
+        self.log_dir = settings.var_dir / "log"
+        token = settings.ensure_rasa_token()
+        self.env = {
+            **os.environ, **(env or {}),
+            "PYTHONPATH": str(PROJECT_ROOT),
+            "RASA_TELEMETRY_ENABLED": "false",
+            "RASA_TOKEN": token,
+            "ACTION_ENDPOINT_URL": f"{settings.actions_url}/webhook",
+            "RASA_TRACKER_URL": settings.tracker_url,
+            "RASA_TRACKER_DIALECT": tracker_dialect(settings.tracker_url),
+            "SANIC_HOST": settings.actions_host,
+        }
+        app_python = str(PROJECT_ROOT / ".venv" / "bin" / "python")
+        self.services = [
+            Service("rasa", [
+                str(PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"), "run", "--enable-api", "--auth-token", token,
+                "-i", settings.rasa_host, "-p", str(settings.rasa_port),
+                "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
+                "-m", str(settings.model_dir / "current.tar.gz"),
+            ]),
+            Service("actions", [app_python, "-m", "rasa_sdk", "--actions", "actions", "-p", str(settings.actions_port)]),
+            Service("gateway", [
+                app_python, "-m", "uvicorn", "bot.app:create_app", "--factory", "--host", settings.gateway_host,
+                "--port", str(settings.gateway_port), "--no-access-log",
+            ]),
+        ]
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.settings.gateway_host}:{self.settings.gateway_port}"
+
+    def start(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for service in self.services:
+            log = open(self.log_dir / f"{service.name}.log", "ab")
+            service.process = subprocess.Popen(
+                service.argv, cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+            log.close()
+            (self.run_dir / f"{service.name}.pid").write_text(str(service.process.pid))
+
+    def exited(self) -> list[str]:
+        return [s.name for s in self.services if s.process is not None and s.process.poll() is not None]
+
+    def wait_ready(self, timeout_s: float = 180.0) -> dict:
+        """Poll the gateway's /readyz until every part is ready; fail early if a service died."""
+        deadline = time.monotonic() + timeout_s
+        last: dict = {}
+        while time.monotonic() < deadline:
+            if dead := self.exited():
+                raise RuntimeError(f"{', '.join(dead)} exited during start-up; see {self.log_dir}")
+            try:
+                response = httpx.get(f"{self.gateway_url}/readyz", timeout=5)
+                last = response.json()
+                if response.status_code == 200:
+                    return last
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.25)
+        raise TimeoutError(f"not ready after {timeout_s:.0f} s: {last}")
+
+    def stop(self, grace_s: float = 15.0) -> None:
+        for service in self.services:
+            if service.process is not None and service.process.poll() is None:
+                os.killpg(service.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        for service in self.services:
+            if service.process is None:
+                continue
+            try:
+                service.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(service.process.pid, signal.SIGKILL)
+                service.process.wait()
+            self._kill_leftovers(service.process.pid)
+            (self.run_dir / f"{service.name}.pid").unlink(missing_ok=True)
+
+    @staticmethod
+    def _kill_leftovers(pgid: int) -> None:
+        """Workers a service forked stay in its process group; make sure none outlives it."""
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def run_forever() -> int:
+    settings = get_settings()
+    stack = Stack(settings)
+    stopping = False
+
+    def request_stop(signum, _frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    print("starting Rasa, the action server and the gateway (logs in var/log/) …", flush=True)
+    started = time.monotonic()
+    stack.start()
+    try:
+        stack.wait_ready()
+        print(
+            f"ready in {time.monotonic() - started:.0f} s\n"
+            f"  web chat:       {stack.gateway_url}/\n"
+            f"  chat API:       {stack.gateway_url}/api/chat\n"
+            f"  readiness:      {stack.gateway_url}/readyz\n"
+            f"  Rasa (token):   {settings.rasa_url}\n"
+            f"  action server:  {settings.actions_url}\n"
+            "Ctrl-C stops everything.",
+            flush=True,
+        )
+        while not stopping:
+            if dead := stack.exited():
+                print(f"{', '.join(dead)} stopped unexpectedly; stopping the others", file=sys.stderr)
+                return 1
+            time.sleep(0.5)
+        return 0
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        print("stopping …", flush=True)
+        stack.stop()

@@ -1,0 +1,66 @@
+"""Test settings: every test session gets its own var/ folder (databases, logs, PID files) and
+free ports, set in the environment before any app module reads its settings."""
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+_VAR = Path(tempfile.mkdtemp(prefix="bot-test-var-"))
+os.environ.update({
+    "VAR_DIR": str(_VAR),
+    "GATEWAY_PORT": str(free_port()),
+    "RASA_PORT": str(free_port()),
+    "ACTIONS_PORT": str(free_port()),
+    "RASA_TELEMETRY_ENABLED": "false",
+})
+for leaked in ("DATABASE_URL", "RASA_TRACKER_URL", "RASA_TOKEN", "OFFICES_FILE", "KNOWLEDGE_DIR"):
+    os.environ.pop(leaked, None)
+
+
+@pytest.fixture(scope="session")
+def var_dir() -> Path:
+    return _VAR
+
+
+@pytest.fixture(scope="session")
+def loaded_db(var_dir):
+    """The session's database, migrated, with the repository's knowledge loaded."""
+    from bot.knowledge.loader import load
+    from bot.settings import get_settings
+    from bot.storage.db import upgrade
+
+    upgrade()
+    settings = get_settings()
+    load(settings.knowledge_dir, settings.offices_path)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def stack(loaded_db):
+    """The real services (Rasa, action server, gateway), started once for the whole session."""
+    from bot.supervisor import Stack
+
+    model = loaded_db.model_dir / "current.tar.gz"
+    if not model.exists():
+        pytest.fail(f"no trained model at {model}: run `make train` (make test does)")
+    services = Stack(loaded_db)
+    services.start()
+    try:
+        services.wait_ready()
+        yield services
+    finally:
+        services.stop()
