@@ -49,8 +49,8 @@ validate: nlu
 	$(RASA) data validate --data build/rasa --domain domain.yml --config config.yml --fail-on-warnings
 
 rasa-test: train
-	$(RASA) test nlu --nlu tests/rasa/nlu_test.yml --model models/current.tar.gz --out var/results/nlu
-	$(RASA) test core --stories tests/rasa/test_stories.yml --model models/current.tar.gz --out var/results/core --fail-on-prediction-errors
+	$(RASA) test nlu --nlu build/rasa-test/nlu_test.yml --model models/current.tar.gz --out var/results/nlu
+	$(RASA) test core --stories build/rasa-test/test_stories.yml --model models/current.tar.gz --out var/results/core --fail-on-prediction-errors
 
 pytest: setup
 	$(VENV)/bin/pytest -q

@@ -25,6 +25,8 @@ from bot.text import normalize
 
 SOURCE = PROJECT_ROOT / "nlu_data"
 BUILD = PROJECT_ROOT / "build" / "rasa"
+TEST_SOURCE = PROJECT_ROOT / "tests" / "rasa"
+TEST_BUILD = PROJECT_ROOT / "build" / "rasa-test"
 ENTITY_RE = re.compile(r"\[([^\]]+)\](\{[^}]*\}|\([^)]*\))")
 MODEL_INPUTS = ["config.yml", "domain.yml", "build/rasa", "rasa_addons", "bot/text", "requirements/rasa.lock"]
 
@@ -62,16 +64,22 @@ def build_file(source: Path, target: Path) -> None:
             for example in _examples(item["examples"]):
                 seen.setdefault(normalize_example(example))
             item["examples"] = "".join(f"- {e}\n" for e in seen)
+    for story in data.get("stories", []):
+        for step in story.get("steps", []):
+            if "user" in step and not step["user"].startswith("/"):
+                step["user"] = normalize_example(step["user"].strip())
     target.write_text(yaml.dump(data, Dumper=_BlockDumper, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
 def build() -> int:
-    if BUILD.exists():
-        shutil.rmtree(BUILD)
-    BUILD.mkdir(parents=True)
-    for source in sorted(SOURCE.glob("*.yml")):
-        build_file(source, BUILD / source.name)
-    print(f"built Rasa training data in {BUILD.relative_to(PROJECT_ROOT)}")
+    """Training data into build/rasa, Rasa's test data (held out) into build/rasa-test."""
+    for source_dir, target_dir in ((SOURCE, BUILD), (TEST_SOURCE, TEST_BUILD)):
+        if target_dir.exists():
+            shutil.rmtree(target_dir)
+        target_dir.mkdir(parents=True)
+        for source in sorted(source_dir.glob("*.yml")):
+            build_file(source, target_dir / source.name)
+    print(f"built Rasa data in {BUILD.relative_to(PROJECT_ROOT)} and {TEST_BUILD.relative_to(PROJECT_ROOT)}")
     return 0
 
 

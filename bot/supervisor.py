@@ -25,18 +25,28 @@ class Service:
     process: subprocess.Popen | None = None
 
 
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The settings as environment variables, so every child process sees the same ones."""
+    return {
+        name.upper(): str(value)
+        for name, value in settings.model_dump().items()
+        if value is not None and value != ""
+    }
+
+
 def tracker_dialect(url: str) -> str:
     return url.split(":", 1)[0].split("+", 1)[0]
 
 
 class Stack:
-    def __init__(self, settings: Settings, env: dict[str, str] | None = None):
+    def __init__(self, settings: Settings):
         self.settings = settings
         self.run_dir = settings.var_dir / "run"
         self.log_dir = settings.var_dir / "log"
         token = settings.ensure_rasa_token()
         self.env = {
-            **os.environ, **(env or {}),
+            **os.environ,
+            **settings_env(settings),
             "PYTHONPATH": str(PROJECT_ROOT),
             "RASA_TELEMETRY_ENABLED": "false",
             "RASA_TOKEN": token,

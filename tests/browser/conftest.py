@@ -1,0 +1,34 @@
+import os
+import shutil
+
+import pytest
+
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (no browser download)."""
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium")
+    if executable is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing: `make test` installs it (scripts/system-deps)")
+        pytest.skip("chromium is not installed (scripts/system-deps installs it)")
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser, stack):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="vi-VN")  # a phone
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    yield page
+    context.close()

@@ -1,0 +1,34 @@
+"""The web chat page in a real browser: greeting, question, answer, button click."""
+import re
+
+from playwright.sync_api import expect
+
+
+def test_ask_a_question_and_click_a_button(page, stack):
+    page.goto(stack.gateway_url + "/")
+    bot = page.locator(".msg.bot")
+    expect(bot.first).to_contain_text("trợ lý ảo")  # greeted on the first visit
+
+    page.fill("#text", "đăng ký khai sinh cần giấy tờ gì")
+    page.click("#composer button[type=submit]")
+    expect(bot.filter(has_text="Giấy chứng sinh")).to_have_count(1)
+
+    page.locator(".buttons button", has_text="Lệ phí").last.click()
+    expect(bot.filter(has_text=re.compile("lệ phí Đăng ký khai sinh"))).to_have_count(1)
+    expect(page.locator(".msg.citizen").last).to_have_text("Lệ phí")
+
+
+def test_sender_id_is_random_and_kept(page, stack):
+    page.goto(stack.gateway_url + "/")
+    first = page.evaluate("localStorage.getItem('chat.sender_id')")
+    page.reload()
+    assert page.evaluate("localStorage.getItem('chat.sender_id')") == first
+    assert re.fullmatch(r"web-[0-9a-f]{32}", first)
+
+
+def test_page_uses_no_outside_assets(page, stack):
+    outside = []
+    page.on("request", lambda request: outside.append(request.url) if not request.url.startswith(stack.gateway_url) else None)
+    page.goto(stack.gateway_url + "/")
+    expect(page.locator(".msg.bot").first).to_be_visible()
+    assert outside == []

@@ -1,0 +1,42 @@
+"""`make run`'s supervisor: everything it starts stops with it, by process group."""
+import os
+
+import pytest
+
+from bot.settings import Settings
+from bot.supervisor import Stack, tracker_dialect
+from tests.conftest import free_port
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_tracker_dialect():
+    assert tracker_dialect("sqlite:////x/rasa.db") == "sqlite"
+    assert tracker_dialect("postgresql+psycopg2://u@h/db") == "postgresql"
+
+
+def test_a_second_stack_starts_and_stops_without_orphans(loaded_db, tmp_path):
+    settings = Settings(
+        var_dir=tmp_path, database_url=loaded_db.db_url, rasa_tracker_url=f"sqlite:///{tmp_path / 'tracker.db'}",
+        gateway_port=free_port(), rasa_port=free_port(), actions_port=free_port(),
+    )
+    stack = Stack(settings)
+    stack.start()
+    pids = [s.process.pid for s in stack.services]
+    try:
+        ready = stack.wait_ready()
+        assert ready["ready"] is True
+        assert all((stack.run_dir / f"{s.name}.pid").read_text() == str(s.process.pid) for s in stack.services)
+    finally:
+        stack.stop()
+    assert not any(alive(pid) for pid in pids)
+    assert not any((stack.run_dir / f"{s.name}.pid").exists() for s in stack.services)
+    for pid in pids:  # nothing left in any of the process groups either
+        with pytest.raises(ProcessLookupError):
+            os.killpg(pid, 0)
