@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     rasa_token: str = ""  # default: a random token kept in var/rasa_token
     rasa_timeout_s: float = 30.0
     model_dir: Path = PROJECT_ROOT / "models"
+    rasa_credentials: Path = PROJECT_ROOT / "credentials.yml"  # Rasa's input channels
 
     knowledge_dir: Path = PROJECT_ROOT / "knowledge"
     offices_file: Path | None = None  # a deployment's own offices; default knowledge/offices.yaml

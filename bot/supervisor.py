@@ -60,7 +60,7 @@ class Stack:
             Service("rasa", [
                 str(PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"), "run", "--enable-api", "--auth-token", token,
                 "-i", settings.rasa_host, "-p", str(settings.rasa_port),
-                "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
+                "--credentials", str(settings.rasa_credentials), "--endpoints", "endpoints.yml",
                 "-m", str(settings.model_dir / "current.tar.gz"),
             ]),
             Service("actions", [app_python, "-m", "rasa_sdk", "--actions", "actions", "-p", str(settings.actions_port)]),
