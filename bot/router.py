@@ -58,8 +58,11 @@ class Router:
             lock = self._locks[conversation_id] = asyncio.Lock()
         return lock
 
-    async def handle(self, inbound: Inbound) -> list[Delivery]:
+    async def handle(self, inbound: Inbound, replies_in_response: bool = False) -> list[Delivery]:
+        """Process one inbound message; returns the stored replies. With `replies_in_response`
+        the channel hands them over in its HTTP response, so they are stored as sent."""
         started = time.perf_counter()
+        status = "sent" if replies_in_response else "pending"
         masked = mask(inbound.text)
         with session_scope() as session:
             conversation = repo.conversation_for(session, inbound.channel, inbound.user_id)
@@ -81,7 +84,7 @@ class Router:
             # never be taken as an intent command; only the app's own button keys can.
             text = command or normalize(masked.text)
             if text in (privacy.FORGET, privacy.KEEP) or privacy.is_delete_request(text):
-                return self._privacy_command(inbound, text, message_id)
+                return self._privacy_command(inbound, text, message_id, status)
             turn = None
             if text:
                 try:
@@ -95,7 +98,7 @@ class Router:
                 replies.append(Outbound(EMPTY_PROMPT))
             latency_ms = round((time.perf_counter() - started) * 1000)
             with session_scope() as session:
-                deliveries = [self._store(session, conversation_id, inbound.channel, out) for out in replies]
+                deliveries = [self._store(session, conversation_id, inbound.channel, out, status) for out in replies]
                 if turn is not None:
                     repo.record_turn(session, conversation_id, message_id, turn, latency_ms)
                 repo.set_status(session, [message_id], "processed")
@@ -107,7 +110,7 @@ class Router:
         }))
         return deliveries
 
-    def _privacy_command(self, inbound: Inbound, command: str, message_id: int) -> list[Delivery]:
+    def _privacy_command(self, inbound: Inbound, command: str, message_id: int, status: str) -> list[Delivery]:
         """Deletion requests are handled by the app itself, never left to NLU."""
         if command == privacy.FORGET:
             privacy.forget_citizen(inbound.channel, inbound.user_id)
@@ -117,12 +120,12 @@ class Router:
         with session_scope() as session:
             repo.set_status(session, [message_id], "processed")  # nothing left to mark once forgotten
             conversation = repo.conversation_for(session, inbound.channel, inbound.user_id, inbound=False)
-            return [self._store(session, conversation.id, inbound.channel, out) for out in replies]
+            return [self._store(session, conversation.id, inbound.channel, out, status) for out in replies]
 
     @staticmethod
-    def _store(session, conversation_id: int, channel: str, outbound: Outbound) -> Delivery:
+    def _store(session, conversation_id: int, channel: str, outbound: Outbound, status: str = "pending") -> Delivery:
         keyed = repo.with_button_keys(session, conversation_id, outbound)
-        return Delivery(repo.record_outbound(session, conversation_id, channel, keyed).id, keyed)
+        return Delivery(repo.record_outbound(session, conversation_id, channel, keyed, status).id, keyed)
 
     async def push(self, channel: str, user_id: str, outbound: Outbound) -> Delivery:
         """Store a message that is not a reply to a request (a volunteer's answer, a reminder) and

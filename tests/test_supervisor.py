@@ -5,7 +5,7 @@ import pytest
 
 from bot.settings import Settings
 from bot.supervisor import Stack, tracker_dialect
-from tests.conftest import free_port
+from tests.ports import free_port
 
 
 def alive(pid: int) -> bool:

@@ -72,11 +72,12 @@ class WebChannel:
         if len(chat.text) > self.max_chars:
             return _error(413, f"text is too long: {len(chat.text)} characters, at most {self.max_chars}")
         try:
-            deliveries = await self.router.handle(Inbound(CHANNEL, chat.sender_id, chat.text, chat.message_id))
+            deliveries = await self.router.handle(
+                Inbound(CHANNEL, chat.sender_id, chat.text, chat.message_id), replies_in_response=True
+            )
         except RasaUnavailable as exc:
             log.error("rasa unavailable: %s", exc)
             return JSONResponse({"replies": [{"text": BUSY, "buttons": []}]}, status_code=503)
-        self.router.mark_sent(deliveries)
         return JSONResponse({"replies": [d.outbound.as_dict() for d in deliveries]})
 
     async def stream(self, sender_id: str = Query(min_length=1, max_length=128)) -> StreamingResponse:

@@ -41,6 +41,10 @@ def record_inbound(
         channel_message_id=inbound.message_id, author="citizen", text=text, masked=sorted(masked),
         status="received",
     )
+    if inbound.message_id is None:  # nothing to be a duplicate of
+        session.add(message)
+        session.flush()
+        return message
     try:
         with session.begin_nested():
             session.add(message)
@@ -92,10 +96,12 @@ def with_button_keys(session: Session, conversation_id: int, outbound: Outbound)
     return Outbound(outbound.text, tuple(buttons), outbound.author)
 
 
-def record_outbound(session: Session, conversation_id: int, channel: str, outbound: Outbound) -> Message:
+def record_outbound(
+    session: Session, conversation_id: int, channel: str, outbound: Outbound, status: str = "pending"
+) -> Message:
     message = Message(
         conversation_id=conversation_id, direction="out", channel=channel, author=outbound.author,
-        text=outbound.text, buttons=[b.as_dict() for b in outbound.buttons], status="pending",
+        text=outbound.text, buttons=[b.as_dict() for b in outbound.buttons], status=status,
     )
     session.add(message)
     session.flush()

@@ -9,7 +9,7 @@ import uvicorn
 
 from bot.app import create_app
 from bot.messages import Outbound
-from tests.conftest import free_port
+from tests.ports import free_port
 
 
 @pytest.fixture(scope="module")
