@@ -11,7 +11,7 @@ export RASA_TELEMETRY_ENABLED := false
 export PYTHONPATH := $(CURDIR)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test setup db kb train nlu validate rasa-test pytest system-deps lock clean bench
+.PHONY: run test setup db kb train nlu model validate rasa-test pytest system-deps lock clean bench
 
 run: setup db kb train
 	$(APP) -m bot run
@@ -38,6 +38,10 @@ db: setup
 kb: db
 	$(APP) -m bot kb load
 
+# The search's embedding model is trained by the project and shipped in models/embedding.
+model: setup
+	$(APP) -m bot kb model
+
 nlu: setup
 	$(APP) -m bot nlu build
 
@@ -60,6 +64,7 @@ system-deps:
 	@scripts/system-deps
 
 bench: setup train
+	$(APP) benchmarks/search.py
 	$(APP) benchmarks/spine.py
 
 # Re-pin both environments from requirements/*.in (then commit the .lock files).

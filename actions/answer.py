@@ -8,7 +8,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.knowledge import answers
-from bot.knowledge.loader import offices
+from bot.knowledge.store import offices
 from bot.knowledge.resolve import resolve
 from bot.knowledge.search import live_index
 from bot.storage.db import session_scope

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     rasa_credentials: Path = PROJECT_ROOT / "credentials.yml"  # Rasa's input channels
 
     knowledge_dir: Path = PROJECT_ROOT / "knowledge"
+    # any sentence-transformers model: the project's own (make model) or a path/id an operator chose
+    embedding_model: str = str(PROJECT_ROOT / "models" / "embedding")
+    search_calibration: Path | None = None  # default: calibration.json beside the project's model
     offices_file: Path | None = None  # a deployment's own offices; default knowledge/offices.yaml
 
     retention_days: int = 365  # conversations older than this are deleted (told to citizens)
@@ -54,6 +57,12 @@ class Settings(BaseSettings):
     @property
     def actions_url(self) -> str:
         return f"http://{self.actions_host}:{self.actions_port}"
+
+    @property
+    def search_calibration_path(self) -> Path | None:
+        if self.search_calibration:
+            return self.search_calibration
+        return Path(self.embedding_model) / "calibration.json" if Path(self.embedding_model).is_dir() else None
 
     @property
     def offices_path(self) -> Path:

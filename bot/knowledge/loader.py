@@ -11,17 +11,16 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.knowledge.files import KnowledgeError, read_all, read_offices
-from bot.knowledge.schema import OfficeBook, Procedure
+from bot.knowledge.search import build_live_index
+from bot.knowledge.store import OFFICES_SLUG
 from bot.settings import get_settings
 from bot.storage.db import session_scope
 from bot.storage.models import KnowledgeEntry, KnowledgeRevision
 
 log = logging.getLogger(__name__)
-OFFICES_SLUG = "_offices"
 
 
 @dataclass
@@ -80,16 +79,7 @@ def load_command() -> int:
         log.error("knowledge not loaded, database untouched: %s", err)
         return 1
     log.info("knowledge: %d added, %d updated, %d unchanged", len(report.added), len(report.updated), len(report.unchanged))
+    build_live_index()  # embeds what changed now, so the first citizen does not wait for it
     for slug in report.conflicts:
         log.warning("knowledge conflict: %s was edited in the database after the last load; the file was not applied", slug)
     return 0
-
-
-def procedures(session: Session) -> list[Procedure]:
-    rows = session.scalars(select(KnowledgeEntry).where(KnowledgeEntry.kind == "procedure")).all()
-    return [Procedure.model_validate(row.data) for row in rows]
-
-
-def offices(session: Session) -> OfficeBook:
-    row = session.get(KnowledgeEntry, OFFICES_SLUG)
-    return OfficeBook.model_validate(row.data)

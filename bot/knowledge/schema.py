@@ -114,6 +114,9 @@ class Procedure(Strict):
     confidence: Literal["high", "medium", "low"]
     uncertain: list[str] = Field(default_factory=list)
     faq: list[Faq] = Field(default_factory=list)
+    # Phrases of questions that sound like this entry but are outside its scope (the catalogue's
+    # scope note: e.g. registrations at embassies abroad); the search never answers them with it.
+    not_covered: list[str] = Field(default_factory=list)
 
     @field_validator("slug")
     @classmethod

@@ -5,7 +5,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Enum, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -128,3 +128,20 @@ class KnowledgeRevision(Base):
     origin: Mapped[str] = mapped_column(String(10))
     author: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class SearchVector(Base):
+    """One indexed text of a knowledge entry and its embedding, for one embedding model.
+
+    Rows follow the entry's revision: an edit re-embeds only that entry's texts."""
+
+    __tablename__ = "search_vectors"
+    __table_args__ = (UniqueConstraint("model", "slug", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model: Mapped[str] = mapped_column(String(64))  # fingerprint of the embedding model
+    slug: Mapped[str] = mapped_column(String(80), index=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, L2-normalised

@@ -6,14 +6,14 @@ import pytest
 
 from bot.knowledge.files import read_all
 from bot.knowledge.resolve import resolve
-from bot.knowledge.search import KnowledgeIndex
+from bot.knowledge.search import KnowledgeIndex, default_calibration, default_encoder
 from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
 def index():
     procedures, _ = read_all(ROOT / "knowledge")
-    return KnowledgeIndex(procedures)
+    return KnowledgeIndex(procedures, default_encoder(), calibration=default_calibration())
 
 
 @pytest.mark.parametrize("query, slug", [

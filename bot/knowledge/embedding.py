@@ -1,0 +1,171 @@
+"""The project's own Vietnamese sentence-embedding model, trained from its own corpus.
+
+No model hub is reachable, so `make model` trains a small static-embedding model (a WordPiece
+vocabulary learnt from the corpus, one vector per token, mean pooled) with in-batch contrastive
+loss: texts that name the same procedure (titles, aliases, FAQ variants, NLU examples, with
+diacritic-stripped and abbreviated copies) are pulled together. Seeded and reproducible; the
+result is saved in `models/embedding/` and loaded with `SentenceTransformer(path)`, like any other
+model a deployment may name in the EMBEDDING_MODEL setting.
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from tqdm import tqdm
+
+from bot.knowledge.files import read_all
+from bot.knowledge.schema import Procedure
+from bot.text import ABBREVIATIONS, fold, normalize
+
+SEED = 20251127
+ASPECT_TEMPLATES = [
+    "{} cần giấy tờ gì", "{} cần những gì", "lệ phí {} bao nhiêu", "{} mất bao lâu", "{} ở đâu",
+    "{} online được không", "thủ tục {} như thế nào", "muốn {} thì làm sao", "hỏi về {}", "{}",
+]
+# Reverse abbreviations (expansion → short form), longest first, to write chat-register copies.
+SHORT_FORMS = sorted(
+    ((long, short) for short, long in ABBREVIATIONS.items() if long and len(short) < len(long)),
+    key=lambda pair: -len(pair[0]),
+)
+ENTITY_RE = re.compile(r"\[([^\]]+)\]\{\"entity\": \"procedure\", \"value\": \"([a-z0-9-]+)\"\}")
+
+
+def abbreviate(text: str) -> str:
+    for long, short in SHORT_FORMS:
+        text = re.sub(rf"\b{re.escape(long)}\b", short, text)
+    return text
+
+
+def procedure_texts(entry: Procedure) -> list[str]:
+    """The texts an entry is indexed by (and trained on)."""
+    return [entry.title, *entry.aliases, *(q for f in entry.faq for q in f.questions), entry.summary]
+
+
+def nlu_examples(nlu_dir: Path) -> dict[str, list[str]]:
+    """Training examples that mention a procedure, by slug (entity markup removed)."""
+    found: dict[str, list[str]] = defaultdict(list)
+    for path in sorted(nlu_dir.glob("*.yml")):
+        for item in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu", []):
+            for line in (item.get("examples") or "").splitlines():
+                slugs = {m.group(2) for m in ENTITY_RE.finditer(line)}
+                if len(slugs) == 1:
+                    found[slugs.pop()].append(ENTITY_RE.sub(r"\1", line.strip()[2:]))
+    return found
+
+
+def anchors(entries: list[Procedure], nlu: dict[str, list[str]], rng: random.Random) -> list[tuple[str, str]]:
+    """(text, slug) pairs in every register: accented, folded, abbreviated."""
+    pairs = []
+    for entry in entries:
+        base = procedure_texts(entry) + nlu.get(entry.slug, [])
+        base += [template.format(alias) for alias in [entry.title, *entry.aliases] for template in ASPECT_TEMPLATES]
+        for text in base:
+            text = normalize(text)
+            for variant in {text, fold(text), abbreviate(text)}:
+                pairs.append((variant, entry.slug))
+    rng.shuffle(pairs)
+    return pairs
+
+
+def build_tokenizer(texts: list[str], vocab_size: int):
+    """A syllable vocabulary (Vietnamese words are syllables) plus single characters as the
+    fallback for unseen ones. Built by counting, not by a trainer, so it is reproducible."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+
+    normalizer = normalizers.Sequence(
+        # Fold inside the model: a question typed without diacritics meets the same tokens.
+        [normalizers.NFD(), normalizers.StripAccents(), normalizers.Replace("đ", "d"), normalizers.Lowercase()]
+    )
+    pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    counts: Counter[str] = Counter()
+    for text in texts:
+        counts.update(word for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text)))
+    chars = sorted({c for word in counts for c in word})
+    words = [w for w, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0])) if len(w) > 1]
+    tokens = ["[UNK]", "[PAD]", *chars, *(f"##{c}" for c in chars), *words[: max(0, vocab_size - 2 - 2 * len(chars))]]
+    tokenizer = Tokenizer(models.WordPiece({t: i for i, t in enumerate(tokens)}, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizer
+    tokenizer.pre_tokenizer = pre_tokenizer
+    return tokenizer
+
+
+def _batches(pairs: list[tuple[str, str]], size: int, rng: random.Random):
+    """Batches with at most one anchor per procedure, so no other row is a false negative."""
+    pending = list(pairs)
+    while pending:
+        batch, seen, rest = [], set(), []
+        for text, slug in pending:
+            if slug in seen or len(batch) == size:
+                rest.append((text, slug))
+            else:
+                batch.append((text, slug))
+                seen.add(slug)
+        pending = rest
+        if len(batch) > 1:
+            yield batch
+        rng.shuffle(pending)
+
+
+def train(knowledge_dir: Path, nlu_dir: Path, out: Path, dim: int = 256, vocab_size: int = 6000,
+          epochs: int = 6, batch_size: int = 24, limit: int | None = None) -> Path:
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import StaticEmbedding
+
+    random.seed(SEED)
+    np.random.seed(SEED)
+    torch.manual_seed(SEED)
+    torch.use_deterministic_algorithms(True)
+    rng = random.Random(SEED)
+
+    entries, _ = read_all(knowledge_dir)
+    pairs = anchors(entries, nlu_examples(nlu_dir), rng)[:limit]
+    positives = {e.slug: [normalize(t) for t in procedure_texts(e)] for e in entries}
+    tokenizer = build_tokenizer([t for t, _ in pairs] + [t for texts in positives.values() for t in texts], vocab_size)
+    model = SentenceTransformer(modules=[StaticEmbedding(tokenizer, embedding_dim=dim)], device="cpu")
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+    scale = 20.0
+
+    def embed(texts: list[str]) -> torch.Tensor:
+        features = model.preprocess(texts)
+        return torch.nn.functional.normalize(model(features)["sentence_embedding"], dim=-1)
+
+    for epoch in range(1, epochs + 1):
+        batches = list(_batches(pairs, batch_size, rng))
+        progress = tqdm(batches, desc=f"embedding model, epoch {epoch}/{epochs}", unit="batch", mininterval=2)
+        for batch in progress:
+            texts = [t for t, _ in batch]
+            targets = [rng.choice([p for p in positives[slug] if p != text] or positives[slug]) for text, slug in batch]
+            scores = embed(texts) @ embed(targets).T * scale
+            loss = torch.nn.functional.cross_entropy(scores, torch.arange(len(batch)))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            progress.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(str(out))
+    return out
+
+
+class Encoder:
+    """A sentence-transformers model by path or id; `id` names it in the vector table."""
+
+    def __init__(self, name_or_path: str):
+        from sentence_transformers import SentenceTransformer
+
+        self.model = SentenceTransformer(name_or_path, device="cpu")
+        path = Path(name_or_path)
+        weights = sorted(path.glob("*.safetensors")) if path.is_dir() else []
+        digest = hashlib.sha256(name_or_path.encode() if not weights else b"".join(w.read_bytes() for w in weights))
+        self.id = digest.hexdigest()[:16]
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        vectors = self.model.encode([normalize(t) for t in texts], convert_to_numpy=True, show_progress_bar=False)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return (vectors / np.maximum(norms, 1e-9)).astype(np.float32)
