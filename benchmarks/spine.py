@@ -14,17 +14,15 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import ROOT, SCRATCH, percentile
 
 from bot.knowledge.loader import load  # noqa: E402
 from bot.settings import Settings  # noqa: E402
+from bot.storage import db  # noqa: E402
 from bot.supervisor import Stack  # noqa: E402
 from bot.text import normalize  # noqa: E402
 from tests.ports import free_port  # noqa: E402
@@ -37,11 +35,6 @@ QUESTIONS = [
     "giấy xác nhận độc thân xin ở đâu", "đăng ký hộ kinh doanh cần giấy tờ gì", "bạn là người hay máy",
     "giá vàng hôm nay", "thẻ bảo hiểm y tế cho bé", "tra cứu hồ sơ đã nộp thế nào",
 ]
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def process_group_rss_mb(pgids: set[int]) -> float:
@@ -91,18 +84,15 @@ def main() -> int:
     parser.add_argument("--skip-train", action="store_true")
     args = parser.parse_args()
 
-    scratch = Path(tempfile.mkdtemp(prefix="bench-spine-"))
+    scratch = SCRATCH
     credentials = scratch / "credentials.yml"
     credentials.write_text((ROOT / "credentials.yml").read_text() + "\nrest:\n")
     settings = Settings(var_dir=scratch, gateway_port=free_port(), rasa_port=free_port(), actions_port=free_port(),
                         rasa_credentials=credentials)
-    os.environ.update({"VAR_DIR": str(scratch)})
     figures: dict[str, object] = {}
 
     if not args.skip_train:
         figures["train_s"] = round(timed_train(settings), 1)
-
-    from bot.storage import db
 
     db.upgrade(settings.db_url)
     load(settings.knowledge_dir, settings.offices_path)

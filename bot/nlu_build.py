@@ -20,8 +20,9 @@ from pathlib import Path
 
 import yaml
 
+from bot.knowledge.files import read_all
 from bot.settings import PROJECT_ROOT, get_settings
-from bot.text import normalize
+from bot.text import abbreviate, fold, normalize
 
 SOURCE = PROJECT_ROOT / "nlu_data"
 BUILD = PROJECT_ROOT / "build" / "rasa"
@@ -71,6 +72,28 @@ def build_file(source: Path, target: Path) -> None:
     target.write_text(yaml.dump(data, Dumper=_BlockDumper, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
+def procedure_lookups(knowledge_dir: Path) -> dict:
+    """A lookup table of every way a procedure is named, and synonyms mapping each to its slug,
+    from the knowledge aliases: adding an alias needs no hand edit of the NLU files."""
+    entries, _ = read_all(knowledge_dir)
+    owners: dict[str, set[str]] = {}
+    for entry in entries:
+        for name in [entry.title, *entry.aliases]:
+            text = normalize(name)
+            for variant in (text, fold(text), abbreviate(text)):
+                owners.setdefault(variant, set()).add(entry.slug)
+    names = sorted(owners)
+    synonyms: dict[str, list[str]] = {}
+    for name in names:
+        if len(owners[name]) == 1:  # a name two procedures share says nothing about which one
+            slug = next(iter(owners[name]))
+            if name != slug:
+                synonyms.setdefault(slug, []).append(name)
+    nlu = [{"lookup": "procedure", "examples": "".join(f"- {n}\n" for n in names)}]
+    nlu += [{"synonym": slug, "examples": "".join(f"- {n}\n" for n in synonyms[slug])} for slug in sorted(synonyms)]
+    return {"version": "3.1", "nlu": nlu}
+
+
 def build() -> int:
     """Training data into build/rasa, Rasa's test data (held out) into build/rasa-test."""
     for source_dir, target_dir in ((SOURCE, BUILD), (TEST_SOURCE, TEST_BUILD)):
@@ -79,6 +102,8 @@ def build() -> int:
         target_dir.mkdir(parents=True)
         for source in sorted(source_dir.glob("*.yml")):
             build_file(source, target_dir / source.name)
+    lookups = yaml.dump(procedure_lookups(get_settings().knowledge_dir), Dumper=_BlockDumper, allow_unicode=True, sort_keys=False)
+    (BUILD / "procedure_lookups.yml").write_text(lookups, encoding="utf-8")
     print(f"built Rasa data in {BUILD.relative_to(PROJECT_ROOT)} and {TEST_BUILD.relative_to(PROJECT_ROOT)}")
     return 0
 

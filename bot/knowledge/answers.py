@@ -54,7 +54,10 @@ def aspect_buttons(entry: Procedure, exclude: str | None = None) -> list[dict[st
 
 
 def follow_up(entry: Procedure, exclude: str | None = None) -> Reply:
-    return Reply("Anh/chị muốn xem thêm gì ạ?", aspect_buttons(entry, exclude))
+    buttons = aspect_buttons(entry, exclude)
+    if entry.steps:
+        buttons.append({"title": "Hướng dẫn từng bước", "payload": intent_payload("guide_me", procedure=entry.slug)})
+    return Reply("Anh/chị muốn xem thêm gì ạ?", buttons)
 
 
 def documents(entry: Procedure) -> Reply:
@@ -84,11 +87,26 @@ def processing_time(entry: Procedure) -> Reply:
                  + _source_line(entry, entry.processing_time.confirm))
 
 
+def office_lines(offices: OfficeBook) -> list[str]:
+    """Where to go in person and whom to call; missing hours or phone numbers are said as such."""
+    lines = []
+    for office in offices.offices:
+        details = [office.address or "địa chỉ: vui lòng xác nhận với địa phương",
+                   f"giờ làm việc: {office.hours}" if office.hours else "giờ làm việc: chưa có thông tin, vui lòng xác nhận",
+                   f"điện thoại: {office.hotline}" if office.hotline else ""]
+        lines.append(f"- {office.name}: " + "; ".join(d for d in details if d))
+    if offices.portal_hotline.text:
+        lines.append(offices.portal_hotline.text + (f" {CONFIRM}" if offices.portal_hotline.confirm else ""))
+    return lines
+
+
 def where(entry: Procedure, offices: OfficeBook | None = None) -> Reply:
     lines = [f"Dạ, {entry.title}:"]
     if entry.agency.text:
         lines.append(f"Cơ quan giải quyết: {entry.agency.text}")
     lines += [f"- {place}" for place in entry.where]
+    if offices is not None:
+        lines += ["Nơi tiếp nhận trực tiếp:", *office_lines(offices)]
     return Reply("\n".join(lines) + "\n" + _source_line(entry, entry.agency.confirm))
 
 
@@ -126,8 +144,13 @@ def choose_procedure(candidates: list[tuple[str, str]], aspect_intent: str) -> R
     )
 
 
+HELP = Reply(
+    "Dạ, em có thể giúp anh/chị tìm hiểu giấy tờ, lệ phí, thời gian, nơi nộp và hướng dẫn tự nộp hồ sơ "
+    "trực tuyến. Anh/chị cần hỏi thủ tục nào ạ?"
+)
 FALLBACK = Reply(
     "Dạ, em chưa hiểu rõ câu hỏi. Em có thể giúp anh/chị tìm hiểu giấy tờ, lệ phí, thời gian, nơi nộp "
     "và cách nộp trực tuyến các thủ tục hành chính. Anh/chị nói rõ tên thủ tục giúp em nhé, ví dụ: "
-    "\"đăng ký khai sinh cần giấy tờ gì\"."
+    "\"đăng ký khai sinh cần giấy tờ gì\".",
+    [{"title": "Gặp tình nguyện viên", "payload": "/request_human"}],
 )

@@ -22,25 +22,14 @@ from tqdm import tqdm
 
 from bot.knowledge.files import read_all
 from bot.knowledge.schema import Procedure
-from bot.text import ABBREVIATIONS, fold, normalize
+from bot.text import abbreviate, fold, normalize
 
 SEED = 20251127
 ASPECT_TEMPLATES = [
     "{} cần giấy tờ gì", "{} cần những gì", "lệ phí {} bao nhiêu", "{} mất bao lâu", "{} ở đâu",
     "{} online được không", "thủ tục {} như thế nào", "muốn {} thì làm sao", "hỏi về {}", "{}",
 ]
-# Reverse abbreviations (expansion → short form), longest first, to write chat-register copies.
-SHORT_FORMS = sorted(
-    ((long, short) for short, long in ABBREVIATIONS.items() if long and len(short) < len(long)),
-    key=lambda pair: -len(pair[0]),
-)
 ENTITY_RE = re.compile(r"\[([^\]]+)\]\{\"entity\": \"procedure\", \"value\": \"([a-z0-9-]+)\"\}")
-
-
-def abbreviate(text: str) -> str:
-    for long, short in SHORT_FORMS:
-        text = re.sub(rf"\b{re.escape(long)}\b", short, text)
-    return text
 
 
 def procedure_texts(entry: Procedure) -> list[str]:
@@ -48,15 +37,23 @@ def procedure_texts(entry: Procedure) -> list[str]:
     return [entry.title, *entry.aliases, *(q for f in entry.faq for q in f.questions), entry.summary]
 
 
-def nlu_examples(nlu_dir: Path) -> dict[str, list[str]]:
-    """Training examples that mention a procedure, by slug (entity markup removed)."""
+def held_for_calibration(text: str) -> bool:
+    """One NLU example in five is kept out of the embedding training to calibrate the search on
+    realistic questions the model has not seen (a stable split by content)."""
+    return int(hashlib.sha1(text.encode()).hexdigest(), 16) % 5 == 0
+
+
+def nlu_examples(nlu_dir: Path, calibration: bool = False) -> dict[str, list[str]]:
+    """NLU examples that mention one procedure, by slug (entity markup removed): the training
+    part, or with `calibration` the part held out for calibration."""
     found: dict[str, list[str]] = defaultdict(list)
     for path in sorted(nlu_dir.glob("*.yml")):
         for item in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu", []):
             for line in (item.get("examples") or "").splitlines():
                 slugs = {m.group(2) for m in ENTITY_RE.finditer(line)}
-                if len(slugs) == 1:
-                    found[slugs.pop()].append(ENTITY_RE.sub(r"\1", line.strip()[2:]))
+                text = ENTITY_RE.sub(r"\1", line.strip()[2:])
+                if len(slugs) == 1 and held_for_calibration(text) == calibration:
+                    found[slugs.pop()].append(text)
     return found
 
 
@@ -68,7 +65,7 @@ def anchors(entries: list[Procedure], nlu: dict[str, list[str]], rng: random.Ran
         base += [template.format(alias) for alias in [entry.title, *entry.aliases] for template in ASPECT_TEMPLATES]
         for text in base:
             text = normalize(text)
-            for variant in {text, fold(text), abbreviate(text)}:
+            for variant in dict.fromkeys((text, fold(text), abbreviate(text))):
                 pairs.append((variant, entry.slug))
     rng.shuffle(pairs)
     return pairs

@@ -35,7 +35,7 @@ from bot.text import fold, normalize
 # matching the entry about paying fees online.
 STOP_PHRASES = tuple(normalize(p) for p in (
     "thủ tục", "như thế nào", "thế nào", "làm sao", "ở đâu", "bao nhiêu", "bao lâu", "giấy tờ", "hồ sơ",
-    "lệ phí", "chi phí", "thời gian", "mấy ngày", "trực tuyến", "qua mạng",
+    "lệ phí", "chi phí", "thời gian", "mấy ngày", "trực tuyến", "qua mạng", "hướng dẫn", "từng bước",
 ))
 STOPWORDS = frozenset(normalize(w) for w in (
     "gì những cần phải có được không tôi em anh chị mình muốn cho của thì là và với ạ ơi vậy hả nhé "
@@ -200,7 +200,8 @@ class KnowledgeIndex:
         else:
             features = tuple(self.features(query, bm25, dense, named is not None))
             confidence = self.calibration.confidence(np.array(features))
-        abstain = named is None and confidence < self.calibration.threshold
+        # a question with no content word ("hướng dẫn tôi nộp online") names no procedure at all
+        abstain = named is None and (confidence < self.calibration.threshold or not content_words(query))
         ambiguous = not abstain and named is None and self._close(bm25, dense)
         return SearchResult(query, abstain, hits, confidence, named is not None, ambiguous, features)
 

@@ -145,3 +145,17 @@ class SearchVector(Base):
     position: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
     vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, L2-normalised
+
+
+class GuideEvent(Base):
+    """Every step change of a guide, for analytics: where citizens get stuck, who submits."""
+
+    __tablename__ = "guide_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rasa_sender_id: Mapped[str] = mapped_column(String(64), index=True)
+    slug: Mapped[str] = mapped_column(String(80), index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    event: Mapped[str] = mapped_column(String(24))
+    detail: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.messages import Button, Inbound, Outbound
-from bot.storage.models import ButtonKey, Citizen, Conversation, Message, Turn, utcnow
+from bot.storage.models import ButtonKey, Citizen, Conversation, GuideEvent, Message, Turn, utcnow
 
 
 def conversation_for(session: Session, channel: str, user_id: str, inbound: bool = True) -> Conversation:
@@ -117,3 +117,8 @@ def record_turn(session: Session, conversation_id: int, message_id: int, turn, l
 
 def as_outbound(message: Message) -> Outbound:
     return Outbound(message.text, tuple(Button(b["title"], b["payload"]) for b in message.buttons), message.author)
+
+
+def record_guide_event(session: Session, rasa_sender_id: str, slug: str, event) -> None:
+    session.add(GuideEvent(rasa_sender_id=rasa_sender_id, slug=slug, step=event.step, event=event.name,
+                           detail=(event.detail or None) and event.detail[:200]))

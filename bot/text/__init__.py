@@ -14,7 +14,7 @@ import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["normalize", "fold", "place_tone", "tokens", "ABBREVIATIONS"]
+__all__ = ["normalize", "fold", "abbreviate", "place_tone", "tokens", "ABBREVIATIONS"]
 
 _TONES = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}  # huyền, sắc, ngã, hỏi, nặng
 _VOWELS = set("aăâeêioôơuưy")
@@ -112,3 +112,17 @@ def fold(text: str) -> str:
     """Remove diacritics (đ→d); keeps everything else as it is."""
     decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
     return unicodedata.normalize("NFC", "".join(ch for ch in decomposed if not unicodedata.combining(ch)))
+
+
+# Expansion → short form, longest first: writes the chat-register copy of a text (training data).
+_SHORT_FORMS = sorted(
+    ((long, short) for short, long in ABBREVIATIONS.items() if long and len(short) < len(long)),
+    key=lambda pair: -len(pair[0]),
+)
+
+
+def abbreviate(text: str) -> str:
+    """The inverse of the expansion in `normalize`: "giấy khai sinh" → "gks", "không" → "ko"."""
+    for long, short in _SHORT_FORMS:
+        text = re.sub(rf"\b{re.escape(long)}\b", short, text)
+    return text

@@ -32,3 +32,23 @@ def test_page_uses_no_outside_assets(page, stack):
     page.goto(stack.gateway_url + "/")
     expect(page.locator(".msg.bot").first).to_be_visible()
     assert outside == []
+
+
+def test_complete_a_guide_by_clicking_buttons_only(page, stack):
+    page.goto(stack.gateway_url + "/")
+    bot = page.locator(".msg.bot")
+    expect(bot.first).to_contain_text("trợ lý ảo")
+
+    def click(title: str) -> None:
+        page.locator(".buttons button:not([disabled])", has_text=title).last.click()
+
+    click("Khai sinh")
+    expect(page.locator(".buttons button:not([disabled])", has_text="Hướng dẫn từng bước")).to_have_count(1)
+    click("Hướng dẫn từng bước")
+    click("Bắt đầu")
+    for number in range(1, 7):
+        expect(bot.filter(has_text=f"Bước {number}/6")).to_have_count(1)
+        click("Xong")
+    expect(bot.filter(has_text="Anh/chị đã nộp được chưa?")).to_have_count(1)
+    click("Đã nộp")
+    expect(bot.filter(has_text="chúc mừng")).to_have_count(1)

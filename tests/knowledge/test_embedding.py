@@ -1,6 +1,7 @@
 from sentence_transformers import SentenceTransformer
 
-from bot.knowledge.embedding import Encoder, abbreviate, train
+from bot.knowledge.embedding import Encoder, train
+from bot.text import abbreviate
 from tests.conftest import ROOT
 
 

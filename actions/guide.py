@@ -1,0 +1,74 @@
+"""The step-by-step guide action: reads the guide state from slots, lets bot.guide decide,
+records each step change in the app database."""
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import office_book, procedure_hint, send, titles
+from bot import guide
+from bot.knowledge import answers
+from bot.knowledge.answers import Reply, intent_payload
+from bot.knowledge.resolve import resolve
+from bot.knowledge.search import live_index
+from bot.storage.db import session_scope
+from bot.storage.repo import record_guide_event
+
+
+def state_of(tracker: Tracker) -> guide.GuideState:
+    return guide.GuideState(
+        slug=tracker.get_slot("guide_slug"),
+        step=int(tracker.get_slot("guide_step") or 0),
+        phase=tracker.get_slot("guide_phase"),
+        stuck=int(tracker.get_slot("guide_stuck") or 0),
+    )
+
+
+def slots_of(state: guide.GuideState) -> list[dict]:
+    return [SlotSet("guide_slug", state.slug), SlotSet("guide_step", float(state.step)),
+            SlotSet("guide_phase", state.phase), SlotSet("guide_stuck", float(state.stuck))]
+
+
+class ActionGuide(Action):
+    def name(self) -> str:
+        return "action_guide"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
+        intent = tracker.latest_message.get("intent", {}).get("name", "")
+        index = live_index.get()
+        state = state_of(tracker)
+        if intent == "guide_me":
+            found = resolve(index, tracker.latest_message.get("text") or "", procedure_hint(tracker),
+                            tracker.get_slot("procedure"))
+            if found.slug is None:
+                send(dispatcher, [answers.choose_procedure(titles(index, found.candidates), "guide_me")])
+                return []
+            outcome = guide.start(index.by_slug[found.slug], office_book())
+            slug = found.slug
+        elif state.active and state.slug in index.by_slug:
+            problem = next(tracker.get_latest_entity_values("problem"), None)
+            outcome = guide.handle(index.by_slug[state.slug], state, intent, problem)
+            slug = state.slug
+        else:
+            send(dispatcher, [self._no_guide(intent, tracker.get_slot("procedure"), index)])
+            return []
+        send(dispatcher, outcome.replies)
+        if outcome.event is not None:
+            with session_scope() as session:
+                record_guide_event(session, tracker.sender_id, slug, outcome.event)
+        return slots_of(outcome.state) + [SlotSet("procedure", slug)]
+
+    @staticmethod
+    def _no_guide(intent: str, context: str | None, index) -> Reply:
+        """A guide word with no guide going on: offer one, or ask what the citizen needs."""
+        if intent in ("affirm", "deny"):
+            return answers.HELP
+        buttons = [{"title": "Gặp tình nguyện viên", "payload": intent_payload("request_human")}]
+        if context in index.by_slug:
+            entry = index.by_slug[context]
+            buttons.insert(0, {"title": "Hướng dẫn nộp trực tuyến", "payload": intent_payload("guide_me", procedure=context)})
+            return Reply(f"Dạ, anh/chị muốn em hướng dẫn từng bước nộp hồ sơ {entry.title} không ạ?", buttons)
+        return Reply("Dạ, anh/chị đang làm thủ tục nào ạ? Anh/chị nhắn tên thủ tục giúp em nhé.", buttons)

@@ -1,0 +1,123 @@
+"""Chat speed: one conversation's latency through POST /api/chat (knowledge search included), and
+50 closed-loop conversations for 30 s, against an unmodified `rasa init --no-prompt` bot measured
+the same way in the same run (its REST webhook).
+
+    .venv/bin/python benchmarks/chat_load.py [--seconds 30] [--conversations 50] [--skip-baseline]
+
+Traffic goes to loopback only; every loop is bounded in time and count.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from common import ROOT, percentile, scratch_stack
+
+from tests.ports import free_port  # noqa: E402
+
+OURS = ["xin chào", "đăng ký khai sinh cần giấy tờ gì", "còn lệ phí thì sao", "nộp ở đâu",
+        "làm căn cước mất bao lâu", "lam lai can cuoc o dau", "e mún làm gks cho con thì lm s ạ",
+        "hướng dẫn tôi nộp online", "xong", "cảm ơn em"]
+BASELINE = ["hello", "I am sad", "yes", "great", "are you a bot?", "bye"]
+MAX_REQUESTS = 200_000  # a hard bound besides the time limit
+
+
+async def closed_loop(send, conversations: int, seconds: float) -> dict:
+    latencies: list[float] = []
+    deadline = time.monotonic() + seconds
+
+    async def conversation(number: int) -> None:
+        turn = 0
+        while time.monotonic() < deadline and len(latencies) < MAX_REQUESTS:
+            started = time.perf_counter()
+            await send(number, turn)
+            latencies.append((time.perf_counter() - started) * 1000)
+            turn += 1
+
+    started = time.monotonic()
+    await asyncio.gather(*(conversation(n) for n in range(conversations)))
+    elapsed = time.monotonic() - started
+    return {"messages": len(latencies), "messages_per_s": round(len(latencies) / elapsed, 1),
+            "p50_ms": round(percentile(latencies, 50), 1), "p95_ms": round(percentile(latencies, 95), 1)}
+
+
+async def measure_ours(args) -> dict:
+    with scratch_stack() as stack:
+        async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=60,
+                                     limits=httpx.Limits(max_connections=args.conversations + 5)) as client:
+            async def send(number: int, turn: int, prefix: str = "load") -> None:
+                response = await client.post("/api/chat", json={"sender_id": f"{prefix}-{number}",
+                                                               "text": OURS[turn % len(OURS)]})
+                response.raise_for_status()
+
+            for turn in range(len(OURS)):  # warm up
+                await send(0, turn, "warm")
+            single = await closed_loop(lambda n, t: send(n, t, "single"), 1, min(args.seconds, 20))
+            load = await closed_loop(send, args.conversations, args.seconds)
+    return {"one_conversation": single, "closed_loop": load}
+
+
+async def measure_baseline(args) -> dict:
+    """An unmodified `rasa init --no-prompt` bot, trained and served here."""
+    rasa = ROOT / ".venv-rasa" / "bin" / "rasa"
+    project = Path(tempfile.mkdtemp(prefix="rasa-init-"))
+    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
+    subprocess.run([str(rasa), "init", "--no-prompt", "--init-dir", str(project)], cwd=project, env=env,
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    port = free_port()
+    server = subprocess.Popen([str(rasa), "run", "-i", "127.0.0.1", "-p", str(port), "--enable-api"], cwd=project,
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120,
+                                     limits=httpx.Limits(max_connections=args.conversations + 5)) as client:
+            deadline = time.monotonic() + 180
+            while True:
+                try:
+                    if (await client.get("/status")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("the rasa init bot did not start")
+                await asyncio.sleep(0.5)
+
+            async def send(number: int, turn: int) -> None:
+                response = await client.post("/webhooks/rest/webhook",
+                                             json={"sender": f"base-{number}", "message": BASELINE[turn % len(BASELINE)]})
+                response.raise_for_status()
+
+            for turn in range(len(BASELINE)):
+                await send(10_000, turn)
+            return {"closed_loop": await closed_loop(send, args.conversations, args.seconds)}
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(30)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--conversations", type=int, default=50)
+    parser.add_argument("--skip-baseline", action="store_true")
+    args = parser.parse_args()
+    report = {"ours": asyncio.run(measure_ours(args))}
+    if not args.skip_baseline:
+        report["rasa_init_baseline"] = asyncio.run(measure_baseline(args))
+        report["throughput_ratio"] = round(report["ours"]["closed_loop"]["messages_per_s"]
+                                           / report["rasa_init_baseline"]["closed_loop"]["messages_per_s"], 2)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Helpers the benchmarks share: a scratch stack of the real services on free ports."""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SCRATCH = Path(tempfile.mkdtemp(prefix="bench-"))
+os.environ["VAR_DIR"] = str(SCRATCH)  # before any app module reads its settings
+
+from bot.knowledge.loader import load  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+from bot.storage import db  # noqa: E402
+from bot.supervisor import Stack  # noqa: E402
+from tests.ports import free_port  # noqa: E402
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+@contextmanager
+def scratch_stack(**overrides):
+    """Rasa, the action server and the gateway on free ports, with a scratch var/ folder."""
+    settings = Settings(var_dir=SCRATCH, gateway_port=free_port(), rasa_port=free_port(), actions_port=free_port(),
+                        **overrides)
+    db.upgrade(settings.db_url)
+    load(settings.knowledge_dir, settings.offices_path)
+    stack = Stack(settings)
+    stack.start()
+    try:
+        stack.wait_ready()
+        yield stack
+    finally:
+        stack.stop()
