@@ -32,7 +32,7 @@ class ActionAnswer(Action):
             found = resolve(index, tracker.latest_message.get("text") or "", procedure_hint(tracker),
                             tracker.get_slot("procedure"))
             if found.slug is None:
-                send(dispatcher, [answers.choose_procedure(titles(index, found.candidates), intent or "ask_procedure")])
+                send(dispatcher, [answers.choose_procedure(titles(index, found.candidates), intent or "ask_procedure", found.guessed)])
                 return []
             found_slug = found.slug
         entry = index.by_slug[found_slug]

@@ -44,7 +44,7 @@ class ActionGuide(Action):
             found = resolve(index, tracker.latest_message.get("text") or "", procedure_hint(tracker),
                             tracker.get_slot("procedure"))
             if found.slug is None:
-                send(dispatcher, [answers.choose_procedure(titles(index, found.candidates), "guide_me")])
+                send(dispatcher, [answers.choose_procedure(titles(index, found.candidates), "guide_me", found.guessed)])
                 return []
             outcome = guide.start(index.by_slug[found.slug], office_book())
             slug = found.slug

@@ -32,7 +32,23 @@ BASELINE = ["hello", "I am sad", "yes", "great", "are you a bot?", "bye"]
 MAX_REQUESTS = 200_000  # a hard bound besides the time limit
 
 
-async def closed_loop(send, conversations: int, seconds: float) -> dict:
+def cpu_seconds(pgid: int) -> float:
+    """CPU time used so far by every process of a process group."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if int(fields[2]) == pgid:
+                total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+async def closed_loop(send, conversations: int, seconds: float, script_length: int) -> dict:
+    """Each client holds one conversation of `script_length` messages at a time, then starts the
+    next one as a new citizen, until the time is up."""
     latencies: list[float] = []
     deadline = time.monotonic() + seconds
 
@@ -40,7 +56,7 @@ async def closed_loop(send, conversations: int, seconds: float) -> dict:
         turn = 0
         while time.monotonic() < deadline and len(latencies) < MAX_REQUESTS:
             started = time.perf_counter()
-            await send(number, turn)
+            await send(f"{number}-{turn // script_length}", turn % script_length)
             latencies.append((time.perf_counter() - started) * 1000)
             turn += 1
 
@@ -55,15 +71,16 @@ async def measure_ours(args) -> dict:
     with scratch_stack() as stack:
         async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=60,
                                      limits=httpx.Limits(max_connections=args.conversations + 5)) as client:
-            async def send(number: int, turn: int, prefix: str = "load") -> None:
-                response = await client.post("/api/chat", json={"sender_id": f"{prefix}-{number}",
-                                                               "text": OURS[turn % len(OURS)]})
+            async def send(who: str, turn: int, prefix: str = "load") -> None:
+                response = await client.post("/api/chat", json={"sender_id": f"{prefix}-{who}", "text": OURS[turn]})
                 response.raise_for_status()
 
             for turn in range(len(OURS)):  # warm up
-                await send(0, turn, "warm")
-            single = await closed_loop(lambda n, t: send(n, t, "single"), 1, min(args.seconds, 20))
-            load = await closed_loop(send, args.conversations, args.seconds)
+                await send("0", turn, "warm")
+            single = await closed_loop(lambda w, t: send(w, t, "single"), 1, min(args.seconds, 20), len(OURS))
+            before = {s.name: cpu_seconds(s.process.pid) for s in stack.services}
+            load = await closed_loop(send, args.conversations, args.seconds, len(OURS))
+            load["cpu_s_by_service"] = {s.name: round(cpu_seconds(s.process.pid) - before[s.name], 1) for s in stack.services}
     return {"one_conversation": single, "closed_loop": load}
 
 
@@ -91,14 +108,14 @@ async def measure_baseline(args) -> dict:
                     raise RuntimeError("the rasa init bot did not start")
                 await asyncio.sleep(0.5)
 
-            async def send(number: int, turn: int) -> None:
+            async def send(who: str, turn: int) -> None:
                 response = await client.post("/webhooks/rest/webhook",
-                                             json={"sender": f"base-{number}", "message": BASELINE[turn % len(BASELINE)]})
+                                             json={"sender": f"base-{who}", "message": BASELINE[turn]})
                 response.raise_for_status()
 
             for turn in range(len(BASELINE)):
-                await send(10_000, turn)
-            return {"closed_loop": await closed_loop(send, args.conversations, args.seconds)}
+                await send("warm", turn)
+            return {"closed_loop": await closed_loop(send, args.conversations, args.seconds, len(BASELINE))}
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(30)

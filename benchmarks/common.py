@@ -27,7 +27,7 @@ def percentile(values: list[float], p: float) -> float:
 @contextmanager
 def scratch_stack(**overrides):
     """Rasa, the action server and the gateway on free ports, with a scratch var/ folder."""
-    settings = Settings(var_dir=SCRATCH, gateway_port=free_port(), rasa_port=free_port(), actions_port=free_port(),
+    settings = Settings(var_dir=SCRATCH, gateway_port=free_port(), rasa_port=free_port(consecutive=8), actions_port=free_port(),
                         **overrides)
     db.upgrade(settings.db_url)
     load(settings.knowledge_dir, settings.offices_path)

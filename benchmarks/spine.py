@@ -87,7 +87,7 @@ def main() -> int:
     scratch = SCRATCH
     credentials = scratch / "credentials.yml"
     credentials.write_text((ROOT / "credentials.yml").read_text() + "\nrest:\n")
-    settings = Settings(var_dir=scratch, gateway_port=free_port(), rasa_port=free_port(), actions_port=free_port(),
+    settings = Settings(var_dir=scratch, gateway_port=free_port(), rasa_port=free_port(consecutive=8), actions_port=free_port(),
                         rasa_credentials=credentials)
     figures: dict[str, object] = {}
 

@@ -19,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     search.add_argument("--json", action="store_true", help="one JSON object per line")
     search.add_argument("-k", type=int, default=3, help="results per query")
     kb.add_parser("model", help="train the embedding model into models/embedding and calibrate the search")
+    kb.add_parser("calibrate", help="calibrate the search for the model EMBEDDING_MODEL names")
 
     nlu = groups.add_parser("nlu", help="Rasa project").add_subparsers(dest="command", required=True)
     nlu.add_parser("build", help="normalise nlu_data/ and generate lookups into build/rasa")
@@ -40,10 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.knowledge.loader import load_command
 
         return load_command()
-    if args.group == "kb" and args.command == "model":
-        from bot.knowledge.model_command import model_command
+    if args.group == "kb" and args.command in ("model", "calibrate"):
+        from bot.knowledge.model_command import calibrate_command, model_command
 
-        return model_command()
+        return model_command() if args.command == "model" else calibrate_command()
     if args.group == "kb" and args.command == "search":
         from bot.knowledge.search import search_command
 

@@ -22,7 +22,7 @@ def create_app() -> FastAPI:
     settings = get_settings()
     logging.basicConfig(level=settings.log_level, format="%(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    rasa = RasaClient(settings.rasa_url, settings.ensure_rasa_token(), settings.rasa_timeout_s)
+    rasa = RasaClient(settings.rasa_urls, settings.ensure_rasa_token(), settings.rasa_timeout_s)
     bus = EventBus()
     router = Router(rasa, bus)
     web = WebChannel(router, bus, settings.max_message_chars)

@@ -14,7 +14,8 @@ from bot.knowledge.schema import OfficeBook, Procedure, Step
 NEXT, BACK, REPEAT, STUCK, HUMAN, STOP = "guide_next", "guide_back", "guide_repeat", "guide_stuck", "request_human", "guide_stop"
 STEP_BUTTONS = [("Xong", NEXT), ("Quay lại", BACK), ("Nhắc lại", REPEAT), ("Tôi bị kẹt", STUCK),
                 ("Gặp tình nguyện viên", HUMAN), ("Dừng", STOP)]
-NO_SECRETS = "Em sẽ không bao giờ hỏi mật khẩu hay mã OTP của anh/chị."
+NO_SECRETS = ("Em sẽ không bao giờ hỏi mật khẩu, mã OTP hay ảnh giấy tờ tùy thân của anh/chị; "
+              "anh/chị cũng đừng gửi cho ai.")
 STUCK_LIMIT = 2  # stuck this often on one step: offer a volunteer
 
 

@@ -28,10 +28,10 @@ def health_routes(rasa: RasaClient, actions_url: str) -> APIRouter:
 
     async def rasa_model() -> str:
         try:
-            status = await rasa.status()
+            statuses = await rasa.status()
         except RasaUnavailable as exc:
             return f"unreachable: {exc}"
-        return "ok" if status.get("model_file") else "no model loaded"
+        return "ok" if all(s.get("model_file") for s in statuses) else "no model loaded"
 
     async def action_server() -> str:
         try:

@@ -29,7 +29,8 @@ BUILD = PROJECT_ROOT / "build" / "rasa"
 TEST_SOURCE = PROJECT_ROOT / "tests" / "rasa"
 TEST_BUILD = PROJECT_ROOT / "build" / "rasa-test"
 ENTITY_RE = re.compile(r"\[([^\]]+)\](\{[^}]*\}|\([^)]*\))")
-MODEL_INPUTS = ["config.yml", "domain.yml", "build/rasa", "rasa_addons", "bot/text", "requirements/rasa.lock"]
+# what the trained model depends on (the gateway channel and speed-ups are not part of it)
+MODEL_INPUTS = ["config.yml", "domain.yml", "build/rasa", "rasa_addons/components.py", "bot/text", "requirements/rasa.lock"]
 
 
 def normalize_example(example: str) -> str:

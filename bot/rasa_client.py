@@ -1,6 +1,7 @@
 """The one place that speaks Rasa's HTTP API."""
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,17 +30,23 @@ def _reply(message: dict[str, Any]) -> Outbound | None:
 
 
 class RasaClient:
-    def __init__(self, base_url: str, token: str, timeout_s: float = 30.0):
+    """Talks to one or more Rasa replicas; a conversation always goes to the same replica."""
+
+    def __init__(self, base_urls: list[str], token: str, timeout_s: float = 30.0):
         self._token = token
-        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s)
+        self._replicas = [httpx.AsyncClient(base_url=url, timeout=timeout_s) for url in base_urls]
+
+    def _replica(self, sender: str) -> httpx.AsyncClient:
+        return self._replicas[zlib.crc32(sender.encode()) % len(self._replicas)]
 
     async def close(self) -> None:
-        await self._http.aclose()
+        for client in self._replicas:
+            await client.aclose()
 
     async def send(self, sender: str, text: str, message_id: str) -> RasaTurn:
         """Send one (already masked and normalised) message through the gateway channel."""
         try:
-            response = await self._http.post(
+            response = await self._replica(sender).post(
                 "/webhooks/gateway/webhook",
                 json={"sender": sender, "message": text, "message_id": message_id},
                 headers={"Authorization": f"Bearer {self._token}"},
@@ -51,11 +58,14 @@ class RasaClient:
         replies = [r for r in map(_reply, body.get("messages", [])) if r is not None]
         return RasaTurn(replies, body.get("intent"), body.get("confidence"), body.get("entities") or [], body.get("actions") or [])
 
-    async def status(self) -> dict[str, Any]:
-        """Rasa's /status (needs the token); `model_file` is set once a model is loaded."""
-        try:
-            response = await self._http.get("/status", params={"token": self._token}, timeout=3)
-            response.raise_for_status()
-        except httpx.HTTPError as exc:
-            raise RasaUnavailable(str(exc) or type(exc).__name__) from exc
-        return response.json()
+    async def status(self) -> list[dict[str, Any]]:
+        """Every replica's /status (needs the token); `model_file` is set once a model is loaded."""
+        statuses = []
+        for client in self._replicas:
+            try:
+                response = await client.get("/status", params={"token": self._token}, timeout=3)
+                response.raise_for_status()
+            except httpx.HTTPError as exc:
+                raise RasaUnavailable(f"{client.base_url}: {exc or type(exc).__name__}") from exc
+            statuses.append(response.json())
+        return statuses

@@ -26,8 +26,8 @@ from bot.text.masking import mask
 log = logging.getLogger("bot.turn")
 
 SECRET_WARNING = (
-    "Dạ, anh/chị đừng gửi mật khẩu, mã OTP hay số giấy tờ cho bất kỳ ai, kể cả tình nguyện viên. "
-    "Em đã che thông tin đó đi."
+    "Dạ, anh/chị đừng gửi mật khẩu, mã OTP, số giấy tờ hay ảnh giấy tờ tùy thân cho bất kỳ ai, "
+    "kể cả tình nguyện viên. Em đã che thông tin đó đi."
 )
 EMPTY_PROMPT = "Dạ, anh/chị nhắn giúp em câu hỏi bằng chữ nhé, ví dụ: \"làm căn cước cần giấy tờ gì\"."
 CONFIRM_FORGET = Outbound(

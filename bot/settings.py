@@ -24,7 +24,10 @@ class Settings(BaseSettings):
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
     rasa_host: str = "127.0.0.1"  # interface Rasa's HTTP API binds to
-    rasa_port: int = 5005
+    rasa_port: int = 5005  # replica i listens on rasa_port + i
+    # Rasa processes; each conversation always goes to the same one (by its id), so each can keep
+    # its in-memory lock store. Two use both cores of a small server.
+    rasa_replicas: int = Field(default=2, ge=1, le=8)
     actions_host: str = "127.0.0.1"
     actions_port: int = 5055
     rasa_token: str = ""  # default: a random token kept in var/rasa_token
@@ -51,8 +54,12 @@ class Settings(BaseSettings):
         return self.rasa_tracker_url or f"sqlite:///{self.var_dir / 'rasa_tracker.db'}"
 
     @property
+    def rasa_urls(self) -> list[str]:
+        return [f"http://{self.rasa_host}:{self.rasa_port + i}" for i in range(self.rasa_replicas)]
+
+    @property
     def rasa_url(self) -> str:
-        return f"http://{self.rasa_host}:{self.rasa_port}"
+        return self.rasa_urls[0]
 
     @property
     def actions_url(self) -> str:

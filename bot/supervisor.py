@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -57,12 +58,14 @@ class Stack:
         }
         app_python = str(PROJECT_ROOT / ".venv" / "bin" / "python")
         self.services = [
-            Service("rasa", [
+            Service(f"rasa-{replica}", [
                 str(PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"), "run", "--enable-api", "--auth-token", token,
-                "-i", settings.rasa_host, "-p", str(settings.rasa_port),
+                "-i", settings.rasa_host, "-p", str(settings.rasa_port + replica),
                 "--credentials", str(settings.rasa_credentials), "--endpoints", "endpoints.yml",
                 "-m", str(settings.model_dir / "current.tar.gz"),
-            ]),
+            ])
+            for replica in range(settings.rasa_replicas)
+        ] + [
             Service("actions", [app_python, "-m", "rasa_sdk", "--actions", "actions", "-p", str(settings.actions_port)]),
             Service("gateway", [
                 app_python, "-m", "uvicorn", "bot.app:create_app", "--factory", "--host", settings.gateway_host,
@@ -74,9 +77,20 @@ class Stack:
     def gateway_url(self) -> str:
         return f"http://{self.settings.gateway_host}:{self.settings.gateway_port}"
 
+    def _prepare_tracker_store(self) -> None:
+        """Put a SQLite tracker store in WAL mode (kept in the file): the Rasa replicas then read
+        while another writes, instead of waiting for each other."""
+        url = self.settings.tracker_url
+        if url.startswith("sqlite:///"):
+            path = Path(url.removeprefix("sqlite:///"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with sqlite3.connect(path) as connection:
+                connection.execute("PRAGMA journal_mode=WAL")
+
     def start(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._prepare_tracker_store()
         for service in self.services:
             log = open(self.log_dir / f"{service.name}.log", "ab")
             service.process = subprocess.Popen(
@@ -152,7 +166,7 @@ def run_forever() -> int:
             f"  web chat:       {stack.gateway_url}/\n"
             f"  chat API:       {stack.gateway_url}/api/chat\n"
             f"  readiness:      {stack.gateway_url}/readyz\n"
-            f"  Rasa (token):   {settings.rasa_url}\n"
+            f"  Rasa (token):   {', '.join(settings.rasa_urls)}\n"
             f"  action server:  {settings.actions_url}\n"
             "Ctrl-C stops everything.",
             flush=True,

@@ -18,7 +18,10 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from rasa_addons import speedups
+
 logger = logging.getLogger(__name__)
+speedups.install()
 
 
 RECENT_EVENTS = 40  # user and action events; more than one turn produces

@@ -18,7 +18,7 @@ _VAR = Path(tempfile.mkdtemp(prefix="bot-test-var-"))
 os.environ.update({
     "VAR_DIR": str(_VAR),
     "GATEWAY_PORT": str(free_port()),
-    "RASA_PORT": str(free_port()),
+    "RASA_PORT": str(free_port(consecutive=8)),
     "ACTIONS_PORT": str(free_port()),
     "RASA_TELEMETRY_ENABLED": "false",
 })

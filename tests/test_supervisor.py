@@ -24,7 +24,7 @@ def test_tracker_dialect():
 def test_a_second_stack_starts_and_stops_without_orphans(loaded_db, tmp_path):
     settings = Settings(
         var_dir=tmp_path, database_url=loaded_db.db_url, rasa_tracker_url=f"sqlite:///{tmp_path / 'tracker.db'}",
-        gateway_port=free_port(), rasa_port=free_port(), actions_port=free_port(),
+        gateway_port=free_port(), rasa_port=free_port(consecutive=8), actions_port=free_port(),
     )
     stack = Stack(settings)
     stack.start()

@@ -136,12 +136,15 @@ def answer(entry: Procedure, aspect: str, offices: OfficeBook | None = None) -> 
     return [main, follow_up(entry, exclude=aspect)]
 
 
-def choose_procedure(candidates: list[tuple[str, str]], aspect_intent: str) -> Reply:
-    """Ask which procedure is meant, with a button per candidate (slug, title)."""
-    return Reply(
-        "Dạ, anh/chị hỏi về thủ tục nào ạ?",
-        [{"title": title[:60], "payload": intent_payload(aspect_intent, procedure=slug)} for slug, title in candidates],
-    )
+def choose_procedure(candidates: list[tuple[str, str]], aspect_intent: str, guessed: bool = False) -> Reply:
+    """Ask which procedure is meant, with a button per candidate (slug, title). When nothing in
+    the question pointed anywhere, say so honestly and offer a volunteer too."""
+    buttons = [{"title": title[:60], "payload": intent_payload(aspect_intent, procedure=slug)} for slug, title in candidates]
+    if guessed:
+        buttons.append({"title": "Gặp tình nguyện viên", "payload": intent_payload("request_human")})
+        return Reply("Dạ, em chưa rõ anh/chị hỏi về thủ tục nào. Anh/chị chọn một thủ tục dưới đây, "
+                     "hoặc nhắn rõ tên thủ tục giúp em nhé.", buttons)
+    return Reply("Dạ, anh/chị hỏi về thủ tục nào ạ?", buttons)
 
 
 HELP = Reply(

@@ -24,3 +24,15 @@ def model_command() -> int:
     print(f"model in {OUT.relative_to(PROJECT_ROOT)} ({size:.1f} MB), trained and calibrated in "
           f"{time.monotonic() - started:.0f} s; abstain below confidence {result.threshold:.2f}")
     return 0
+
+
+def calibrate_command() -> int:
+    """Calibrate the search for the model the EMBEDDING_MODEL setting names (any model)."""
+    settings = get_settings()
+    out = settings.search_calibration or settings.var_dir / "calibration.json"
+    entries, _ = read_all(settings.knowledge_dir)
+    result = calibrate(KnowledgeIndex(entries, Encoder(settings.embedding_model)), settings.knowledge_dir,
+                       PROJECT_ROOT / "nlu_data", out)
+    print(f"calibration written to {out}; abstain below confidence {result.threshold:.2f}. "
+          f"Set SEARCH_CALIBRATION={out} for the services.")
+    return 0

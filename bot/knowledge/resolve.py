@@ -17,6 +17,7 @@ class Resolution:
     slug: str | None
     candidates: list[str] = field(default_factory=list)  # to ask the citizen to choose from
     switched: bool = False  # a new procedure replaced the one in context
+    guessed: bool = False  # nothing pointed to any procedure: the candidates are just common ones
 
 
 def resolve(index: KnowledgeIndex, text: str, hint: str | None, context: str | None) -> Resolution:
@@ -31,4 +32,4 @@ def resolve(index: KnowledgeIndex, text: str, hint: str | None, context: str | N
         return Resolution(result.best.slug, switched=result.best.slug != context)
     if context in index.by_slug:
         return Resolution(context)
-    return Resolution(None, [slug for slug in POPULAR if slug in index.by_slug])
+    return Resolution(None, [slug for slug in POPULAR if slug in index.by_slug], guessed=True)

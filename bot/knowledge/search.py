@@ -36,6 +36,7 @@ from bot.text import fold, normalize
 STOP_PHRASES = tuple(normalize(p) for p in (
     "thủ tục", "như thế nào", "thế nào", "làm sao", "ở đâu", "bao nhiêu", "bao lâu", "giấy tờ", "hồ sơ",
     "lệ phí", "chi phí", "thời gian", "mấy ngày", "trực tuyến", "qua mạng", "hướng dẫn", "từng bước",
+    "chuẩn bị", "mang theo",
 ))
 STOPWORDS = frozenset(normalize(w) for w in (
     "gì những cần phải có được không tôi em anh chị mình muốn cho của thì là và với ạ ơi vậy hả nhé "
