@@ -19,6 +19,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from rasa_addons import speedups
+from rasa_addons.tracker_store import GatewaySQLTrackerStore
 
 logger = logging.getLogger(__name__)
 speedups.install()
@@ -50,7 +51,13 @@ async def _recent_turn_events(store: TrackerStore, sender: Text) -> List[Tuple[T
 
 
 async def summarise_latest_turn(store: TrackerStore, sender: Text, message_id: Text) -> Dict[Text, Any]:
-    """Intent, entities and the actions run after the user message with `message_id`."""
+    """Intent, entities and the actions run after the user message with `message_id`: from the
+    store's memory when it kept them (the usual case), else read back from the events."""
+    inner = getattr(store, "_tracker_store", store)  # Rasa wraps the configured store in a fail-safe one
+    if isinstance(inner, GatewaySQLTrackerStore):
+        remembered = inner.latest_turn(sender, message_id)
+        if remembered is not None:
+            return remembered
     actions: List[Text] = []
     for type_name, action_name, data in await _recent_turn_events(store, sender):
         if type_name == ActionExecuted.type_name:
