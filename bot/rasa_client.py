@@ -1,11 +1,11 @@
-"""The one place that speaks Rasa's HTTP API."""
+"""The one place that speaks Rasa's HTTP API (aiohttp: it adds the least latency per call)."""
 from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import aiohttp
 
 from bot.messages import Button, Outbound
 
@@ -34,38 +34,46 @@ class RasaClient:
 
     def __init__(self, base_urls: list[str], token: str, timeout_s: float = 30.0):
         self._token = token
-        self._replicas = [httpx.AsyncClient(base_url=url, timeout=timeout_s) for url in base_urls]
+        self._urls = base_urls
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._session: aiohttp.ClientSession | None = None
 
-    def _replica(self, sender: str) -> httpx.AsyncClient:
-        return self._replicas[zlib.crc32(sender.encode()) % len(self._replicas)]
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:  # created inside the running event loop
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        return self._session
+
+    def replica_url(self, sender: str) -> str:
+        return self._urls[zlib.crc32(sender.encode()) % len(self._urls)]
 
     async def close(self) -> None:
-        for client in self._replicas:
-            await client.aclose()
+        if self._session is not None:
+            await self._session.close()
 
     async def send(self, sender: str, text: str, message_id: str) -> RasaTurn:
         """Send one (already masked and normalised) message through the gateway channel."""
         try:
-            response = await self._replica(sender).post(
-                "/webhooks/gateway/webhook",
+            async with self._http().post(
+                f"{self.replica_url(sender)}/webhooks/gateway/webhook",
                 json={"sender": sender, "message": text, "message_id": message_id},
                 headers={"Authorization": f"Bearer {self._token}"},
-            )
-            response.raise_for_status()
-        except httpx.HTTPError as exc:
+            ) as response:
+                response.raise_for_status()
+                body = await response.json()
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise RasaUnavailable(str(exc) or type(exc).__name__) from exc
-        body = response.json()
         replies = [r for r in map(_reply, body.get("messages", [])) if r is not None]
         return RasaTurn(replies, body.get("intent"), body.get("confidence"), body.get("entities") or [], body.get("actions") or [])
 
     async def status(self) -> list[dict[str, Any]]:
         """Every replica's /status (needs the token); `model_file` is set once a model is loaded."""
         statuses = []
-        for client in self._replicas:
+        for url in self._urls:
             try:
-                response = await client.get("/status", params={"token": self._token}, timeout=3)
-                response.raise_for_status()
-            except httpx.HTTPError as exc:
-                raise RasaUnavailable(f"{client.base_url}: {exc or type(exc).__name__}") from exc
-            statuses.append(response.json())
+                async with self._http().get(f"{url}/status", params={"token": self._token},
+                                            timeout=aiohttp.ClientTimeout(total=3)) as response:
+                    response.raise_for_status()
+                    statuses.append(await response.json())
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise RasaUnavailable(f"{url}: {exc or type(exc).__name__}") from exc
         return statuses
