@@ -7,75 +7,39 @@ the message (intent, confidence, entities) and the actions it ran, for the app's
 from __future__ import annotations
 
 import hmac
-import json
 import logging
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
-from rasa.core.tracker_store import SQLTrackerStore, TrackerStore
-from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.core.tracker_store import TrackerStore
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from rasa_addons import speedups
-from rasa_addons.tracker_store import GatewaySQLTrackerStore
+from rasa_addons.tracker_store import GatewaySQLTrackerStore, latest_turn_of
 
 logger = logging.getLogger(__name__)
 speedups.install()
 
 
-RECENT_EVENTS = 40  # user and action events; more than one turn produces
-TURN_EVENTS = (UserUttered.type_name, ActionExecuted.type_name)
-
-
-async def _recent_turn_events(store: TrackerStore, sender: Text) -> List[Tuple[Text, Optional[Text], Any]]:
-    """(type, action name, data) of the newest user and action events, newest first.
-
-    On an SQL store only those rows are read: loading the whole tracker again for every message
-    would cost more and more as the conversation grows."""
-    inner = getattr(store, "_tracker_store", store)  # Rasa wraps the configured store in a fail-safe one
-    if isinstance(inner, SQLTrackerStore):
-        table = inner.SQLEvent
-        with inner.session_scope() as session:
-            return (
-                session.query(table.type_name, table.action_name, table.data)
-                .filter(table.sender_id == sender, table.type_name.in_(TURN_EVENTS))
-                .order_by(table.id.desc())
-                .limit(RECENT_EVENTS)
-                .all()
-            )
-    tracker = await store.retrieve(sender)
-    events = [e for e in reversed(tracker.events) if e.type_name in TURN_EVENTS] if tracker else []
-    return [(e.type_name, getattr(e, "action_name", None), e.as_dict()) for e in events[:RECENT_EVENTS]]
+NO_TURN = {"intent": None, "confidence": None, "entities": [], "actions": []}
 
 
 async def summarise_latest_turn(store: TrackerStore, sender: Text, message_id: Text) -> Dict[Text, Any]:
     """Intent, entities and the actions run after the user message with `message_id`: from the
-    store's memory when it kept them (the usual case), else read back from the events."""
+    store's memory (the usual case), else from the tracker read back (another message of the same
+    conversation was saved in between)."""
     inner = getattr(store, "_tracker_store", store)  # Rasa wraps the configured store in a fail-safe one
     if isinstance(inner, GatewaySQLTrackerStore):
         remembered = inner.latest_turn(sender, message_id)
         if remembered is not None:
             return remembered
-    actions: List[Text] = []
-    for type_name, action_name, data in await _recent_turn_events(store, sender):
-        if type_name == ActionExecuted.type_name:
-            if action_name != "action_listen":
-                actions.insert(0, action_name)
-            continue
-        user = json.loads(data) if isinstance(data, str) else data
-        if user.get("message_id") == message_id:
-            parse = user.get("parse_data") or {}
-            intent = parse.get("intent") or {}
-            return {
-                "intent": intent.get("name"),
-                "confidence": intent.get("confidence"),
-                "entities": [{"entity": e.get("entity"), "value": e.get("value")} for e in parse.get("entities") or []],
-                "actions": actions,
-            }
-        actions = []  # those followed a later message
-    return {"intent": None, "confidence": None, "entities": [], "actions": []}
+    tracker = await store.retrieve(sender)
+    turn = latest_turn_of(tracker) if tracker else None
+    if turn is None or turn.pop("message_id") != message_id:
+        return dict(NO_TURN)
+    return turn
 
 
 class GatewayInput(InputChannel):

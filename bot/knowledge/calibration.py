@@ -49,9 +49,7 @@ def fit(index: KnowledgeIndex, data: list[tuple[str, int]]) -> Calibration:
     for text, label in data:
         if index.names.get(content_key(text)):
             continue  # exact names are never declined; they teach the model nothing
-        excluded = index.out_of_scope(text)
-        bm25 = np.where(excluded, 0.0, index.bm25_scores(text))
-        dense = np.where(excluded, -1.0, index.dense_scores(text))
+        bm25, dense, _ = index.scores(text)
         rows.append(index.features(text, bm25, dense, False))
         labels.append(label)
     model = LogisticRegression(C=1.0, max_iter=1000).fit(np.array(rows), np.array(labels))

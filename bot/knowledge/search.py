@@ -134,6 +134,7 @@ class KnowledgeIndex:
                  calibration: Calibration | None = None):
         self.entries = sorted(entries, key=lambda e: e.slug)
         self.by_slug = {e.slug: e for e in self.entries}
+        self._position = {e.slug: i for i, e in enumerate(self.entries)}
         self.encoder = encoder
         self.calibration = calibration or Calibration()
         self.names: dict[str, str] = {}
@@ -180,20 +181,27 @@ class KnowledgeIndex:
         padded = f" {fold(normalize(query))} "
         return np.array([any(p in padded for p in phrases) for phrases in self._not_covered])
 
-    def search(self, query: str, k: int = 3, mode: str = "hybrid") -> SearchResult:
+    def scores(self, query: str, dense: bool = True) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """BM25 and dense scores per entry, entries whose scope excludes the question at the bottom;
+        and which entries those are."""
         excluded = self.out_of_scope(query)
         bm25 = np.where(excluded, 0.0, self.bm25_scores(query))
-        if mode == "bm25" or self.encoder is None:
-            fused, dense = bm25, None
+        similar = np.where(excluded, -1.0, self.dense_scores(query)) if dense and self.encoder is not None else None
+        return bm25, similar, excluded
+
+    def search(self, query: str, k: int = 3, mode: str = "hybrid") -> SearchResult:
+        bm25, dense, excluded = self.scores(query, dense=mode != "bm25")
+        if dense is None:
+            fused = bm25
         else:
-            dense = np.where(excluded, -1.0, self.dense_scores(query))
             fused = dense if mode == "dense" else 1 / (RRF_K + _ranks(bm25)) + 1 / (RRF_K + _ranks(dense))
             fused = np.where(excluded, 0.0, fused)
-        named = self.names.get(content_key(query)) if content_words(query) else None
+        words = content_words(query)
+        named = self.names.get(" ".join(fold(w) for w in words)) if words else None
         order = [int(i) for i in np.argsort(-fused, kind="stable")]
         if named is not None:  # the question is exactly one entry's name or alias: no doubt about it
-            order.remove(self.entries.index(self.by_slug[named]))
-            order.insert(0, self.entries.index(self.by_slug[named]))
+            order.remove(self._position[named])
+            order.insert(0, self._position[named])
         hits = [Hit(self.entries[i].slug, self.entries[i].title, float(fused[i])) for i in order[:k]]
         if dense is None:
             confidence = 1.0 if named or bm25.max() >= 3.0 else 0.0  # BM25 alone: a fixed score floor
@@ -202,7 +210,7 @@ class KnowledgeIndex:
             features = tuple(self.features(query, bm25, dense, named is not None))
             confidence = self.calibration.confidence(np.array(features))
         # a question with no content word ("hướng dẫn tôi nộp online") names no procedure at all
-        abstain = named is None and (confidence < self.calibration.threshold or not content_words(query))
+        abstain = named is None and (confidence < self.calibration.threshold or not words)
         ambiguous = not abstain and named is None and self._close(bm25, dense)
         return SearchResult(query, abstain, hits, confidence, named is not None, ambiguous, features)
 

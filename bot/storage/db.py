@@ -61,9 +61,9 @@ def upgrade(url: str | None = None) -> None:
     from alembic import command
     from alembic.config import Config
 
+    url = url or get_settings().db_url
+    make_engine(url).dispose()  # a SQLite file's folder is created here
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", url or get_settings().db_url)
-    if (url or get_settings().db_url).startswith("sqlite"):
-        make_engine(url or get_settings().db_url).dispose()  # creates the folder
+    config.set_main_option("sqlalchemy.url", url)
     command.upgrade(config, "head")
