@@ -7,14 +7,13 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import office_book, procedure_hint, send, titles
+from actions.common import not_understood, office_book, procedure_hint, send, titles
 from bot.knowledge import answers
 from bot.knowledge.resolve import resolve
 from bot.knowledge.search import live_index
 
 ASPECT_BY_INTENT = {intent: aspect for aspect, (intent, _) in answers.ASPECTS.items()}
 TRACKING = "tra-cuu-ho-so"  # "where is my dossier" is answered by the tracking guide's entry
-
 
 class ActionAnswer(Action):
     """Answer the asked aspect (documents, fee, …) of the procedure the citizen means."""
@@ -33,6 +32,8 @@ class ActionAnswer(Action):
                             tracker.get_slot("procedure"))
             if found.slug is None:
                 send(dispatcher, [answers.choose_procedure(titles(index, found.candidates), intent or "ask_procedure", found.guessed)])
+                if found.guessed:
+                    not_understood(dispatcher, tracker)
                 return []
             found_slug = found.slug
         entry = index.by_slug[found_slug]
@@ -54,6 +55,7 @@ class ActionFallback(Action):
             return []
         if result.best is None:  # honest: not understood, and a person can help
             send(dispatcher, [answers.FALLBACK])
+            not_understood(dispatcher, tracker)
             return []
         entry = index.by_slug[result.best.slug]
         send(dispatcher, answers.answer(entry, "overview"))

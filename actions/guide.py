@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import office_book, procedure_hint, send, titles
+from actions.common import not_understood, office_book, procedure_hint, request_handoff, send, titles
 from bot import guide
 from bot.knowledge import answers
 from bot.knowledge.answers import Reply, intent_payload
@@ -45,6 +45,8 @@ class ActionGuide(Action):
                             tracker.get_slot("procedure"))
             if found.slug is None:
                 send(dispatcher, [answers.choose_procedure(titles(index, found.candidates), "guide_me", found.guessed)])
+                if found.guessed:
+                    not_understood(dispatcher, tracker)
                 return []
             outcome = guide.start(index.by_slug[found.slug], office_book())
             slug = found.slug
@@ -53,9 +55,14 @@ class ActionGuide(Action):
             outcome = guide.handle(index.by_slug[state.slug], state, intent, problem)
             slug = state.slug
         else:
-            send(dispatcher, [self._no_guide(intent, tracker.get_slot("procedure"), index)])
+            reply = self._no_guide(intent, tracker.get_slot("procedure"), index)
+            send(dispatcher, [reply])
+            if tracker.get_slot("procedure") not in index.by_slug:  # nothing to go on at all
+                not_understood(dispatcher, tracker)
             return []
         send(dispatcher, outcome.replies)
+        if outcome.needs_volunteer:
+            request_handoff(dispatcher, "stuck", slug, outcome.state.step)
         if outcome.event is not None:
             with session_scope() as session:
                 record_guide_event(session, tracker.sender_id, slug, outcome.event)

@@ -1,4 +1,4 @@
-"""A citizen asks for a person."""
+"""A citizen asks for a person, or complains: the app's volunteer desk takes over."""
 from __future__ import annotations
 
 from typing import Any
@@ -6,19 +6,17 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import office_book, send
-from bot.knowledge.answers import Reply, office_lines
+from actions.common import request_handoff
+from actions.guide import state_of
 
 
 class ActionRequestHuman(Action):
-    """Until the volunteer desk is open on this server, say so and give the official contacts."""
-
     def name(self) -> str:
         return "action_request_human"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
-        send(dispatcher, [
-            Reply("Dạ, hiện chưa có tình nguyện viên trực tuyến để nhận cuộc trò chuyện này."),
-            Reply("Anh/chị có thể liên hệ:\n" + "\n".join(office_lines(office_book()))),
-        ])
+        intent = tracker.latest_message.get("intent", {}).get("name")
+        guide = state_of(tracker)
+        request_handoff(dispatcher, "complaint" if intent == "complaint" else "citizen_request",
+                        guide.slug or tracker.get_slot("procedure"), guide.step if guide.active else None)
         return []

@@ -25,6 +25,16 @@ def main(argv: list[str] | None = None) -> int:
     nlu.add_parser("build", help="normalise nlu_data/ and generate lookups into build/rasa")
     nlu.add_parser("train", help="train the Rasa model when its inputs changed")
 
+    volunteer = groups.add_parser("volunteer", help="console accounts").add_subparsers(dest="command", required=True)
+    add = volunteer.add_parser("add", help="create an account; the password is read from stdin or asked")
+    add.add_argument("username")
+    add.add_argument("--name", required=True, help="the name citizens see, e.g. Lan")
+    add.add_argument("--role", choices=("volunteer", "staff", "admin"), default="volunteer")
+    add.add_argument("--telegram-id", help="numeric Telegram user id, to claim from Telegram notifications")
+    volunteer.add_parser("passwd", help="set a new password (stdin or asked)").add_argument("username")
+    volunteer.add_parser("disable", help="lock an account and end its sessions").add_argument("username")
+    volunteer.add_parser("list", help="list accounts")
+
     groups.add_parser("run", help="start Rasa, the action server and the gateway; Ctrl-C stops all")
 
     args = parser.parse_args(argv)
@@ -53,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot import nlu_build
 
         return nlu_build.build() if args.command == "build" else nlu_build.train()
+    if args.group == "volunteer":
+        from bot.console.accounts import accounts_command
+
+        return accounts_command(args)
     if args.group == "run":
         from bot.supervisor import run_forever
 

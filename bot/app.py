@@ -5,49 +5,92 @@ import asyncio
 import logging
 from contextlib import asynccontextmanager, suppress
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from bot.announcer import CitizenAnnouncer
 from bot.channels.disabled import disabled_webhook
+from bot.channels.telegram_volunteers import VolunteerTelegram
 from bot.channels.web import STATIC, WebChannel
+from bot.console.api import STATIC as CONSOLE_STATIC
+from bot.console.api import Console
+from bot.console.stream import ConsoleStream
 from bot.events import EventBus
+from bot.handoff.service import Handoffs
 from bot.health import health_routes
 from bot.privacy import purge_expired
 from bot.rasa_client import RasaClient
 from bot.router import Router
-from bot.settings import get_settings
+from bot.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
 
 
-def create_app() -> FastAPI:
-    settings = get_settings()
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
     logging.basicConfig(level=settings.log_level, format="%(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     rasa = RasaClient(settings.rasa_urls, settings.ensure_rasa_token(), settings.rasa_timeout_s)
     bus = EventBus()
-    router = Router(rasa, bus)
+    handoffs = Handoffs(bus, settings)
+    router = Router(rasa, bus, handoffs)
     web = WebChannel(router, bus, settings.max_message_chars)
+    CitizenAnnouncer(router, rasa, bus, settings)
+    console = Console(router, handoffs, ConsoleStream(bus), settings)
+    telegram = VolunteerTelegram(settings, handoffs, bus) if settings.volunteer_telegram_token else None
 
-    async def purge_every_hour() -> None:
+    async def every(seconds: float, job) -> None:
         while True:
-            messages, events = await asyncio.to_thread(purge_expired)
-            if messages or events:
-                logging.getLogger(__name__).info("retention: deleted %d messages, %d Rasa events", messages, events)
-            await asyncio.sleep(3600)
+            try:
+                await job()
+            except Exception:  # a failed round must not end the loop
+                log.exception("periodic job %s failed", job.__name__)
+            await asyncio.sleep(seconds)
+
+    async def purge() -> None:
+        messages, events = await asyncio.to_thread(purge_expired)
+        if messages or events:
+            log.info("retention: deleted %d messages, %d Rasa events", messages, events)
+
+    async def expire_claims() -> None:
+        for handoff_id in await handoffs.expire_stale_claims():
+            log.info("handoff %d: claim expired, back in the queue", handoff_id)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
-        purge = asyncio.create_task(purge_every_hour())
+        if telegram:
+            await telegram.start()
+        jobs = [asyncio.create_task(every(3600, purge)), asyncio.create_task(every(30, expire_claims))]
         yield
-        purge.cancel()
-        with suppress(asyncio.CancelledError):
-            await purge
+        for job in jobs:
+            job.cancel()
+            with suppress(asyncio.CancelledError):
+                await job
+        if telegram:
+            await telegram.stop()
         await rasa.close()
 
     app = FastAPI(title="Trợ lý thủ tục hành chính", lifespan=lifespan)
     app.state.router = router
+    app.state.handoffs = handoffs
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return JSONResponse({"error": problems}, status_code=422)
+
     app.include_router(web.routes)
+    app.include_router(console.routes)
     app.include_router(health_routes(rasa, settings.actions_url))
     for channel in ("telegram", "zalo"):
         app.include_router(disabled_webhook(channel))
+    app.include_router(telegram.routes if telegram else disabled_webhook("telegram-volunteers"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC), name="console-static")
     return app

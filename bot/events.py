@@ -24,6 +24,32 @@ class OutboundReady:
     outbound: Outbound
 
 
+@dataclass(frozen=True)
+class InboundStored:
+    """A citizen's message was stored for a conversation the bot does not hold (the console shows it)."""
+
+    message_id: int
+    conversation_id: int
+
+
+@dataclass(frozen=True)
+class HandoffChanged:
+    """A handoff changed state. `kind`: queued (requested), claimed, released, expired,
+    transferred, handed_back, closed, cancelled (the citizen stopped waiting)."""
+
+    kind: str
+    handoff_id: int
+    conversation_id: int
+    channel: str
+    user_id: str
+    rasa_sender_id: str
+    reason: str
+    volunteer_name: str | None = None  # who holds it after the change
+    previous_volunteer_name: str | None = None
+    procedure_slug: str | None = None
+    step: int | None = None  # the guide step to continue at (handed_back)
+
+
 Listener = Callable[[object], Awaitable[None]]
 
 

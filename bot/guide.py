@@ -16,7 +16,7 @@ STEP_BUTTONS = [("Xong", NEXT), ("Quay lại", BACK), ("Nhắc lại", REPEAT), 
                 ("Gặp tình nguyện viên", HUMAN), ("Dừng", STOP)]
 NO_SECRETS = ("Em sẽ không bao giờ hỏi mật khẩu, mã OTP hay ảnh giấy tờ tùy thân của anh/chị; "
               "anh/chị cũng đừng gửi cho ai.")
-STUCK_LIMIT = 2  # stuck this often on one step: offer a volunteer
+STUCK_LIMIT = 2  # stuck this often on one step: a volunteer is called
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class GuideState:
 
 @dataclass(frozen=True)
 class GuideEvent:
-    name: str  # started | step | stuck | problem | volunteer_offered | stopped | outcome | in_person
+    name: str  # started | step | stuck | problem | volunteer_called | stopped | outcome | in_person
     step: int
     detail: str | None = None
 
@@ -43,6 +43,7 @@ class Outcome:
     replies: list[Reply]
     state: GuideState
     event: GuideEvent | None = None
+    needs_volunteer: bool = False
 
 
 def _buttons(pairs) -> list[dict[str, str]]:
@@ -112,12 +113,11 @@ def _stuck(entry: Procedure, state: GuideState) -> Outcome:
     step = entry.steps[max(state.step, 1) - 1]
     count = state.stuck + 1
     new_state = replace(state, phase="problem", stuck=count)
-    if count >= STUCK_LIMIT:
+    if count >= STUCK_LIMIT:  # paused here: the volunteer hands back at this step or another
         return Outcome(
-            [Reply(f"Dạ, bước \"{step.title}\" có vẻ khó. Anh/chị có muốn gặp tình nguyện viên không? "
-                   "Tình nguyện viên sẽ hướng dẫn, anh/chị vẫn tự thao tác trên máy của mình.",
-                   _buttons([("Gặp tình nguyện viên", HUMAN), ("Thử lại bước này", REPEAT), ("Dừng", STOP)]))],
-            new_state, GuideEvent("volunteer_offered", state.step, step.title),
+            [Reply(f"Dạ, bước \"{step.title}\" có vẻ khó. Em nhờ tình nguyện viên hướng dẫn anh/chị nhé; "
+                   "anh/chị vẫn tự thao tác trên máy của mình.")],
+            replace(new_state, phase="paused"), GuideEvent("volunteer_called", state.step, step.title), True,
         )
     choices = [{"title": p.title, "payload": intent_payload(STUCK, problem=p.key)} for p in step.problems]
     choices.append({"title": "Vấn đề khác", "payload": intent_payload(STUCK, problem="other")})

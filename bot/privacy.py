@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session
 
 from bot.settings import get_settings
 from bot.storage.db import make_engine, session_scope
-from bot.storage.models import ButtonKey, Citizen, Conversation, Message, Turn
+from bot.storage.models import (
+    ButtonKey, Citizen, Conversation, Handoff, HandoffAssignment, HandoffNote, Message, TelegramNotice, Turn,
+)
 from bot.text import normalize
 
 DELETE_REQUESTS = frozenset(normalize(t) for t in (
@@ -46,7 +48,10 @@ def _delete_tracker_events(sender_ids: list[str], before: float | None = None) -
 
 
 def _delete_conversations(session: Session, conversation_ids: list[int]) -> None:
-    for model in (Turn, ButtonKey, Message):
+    handoffs = select(Handoff.id).where(Handoff.conversation_id.in_(conversation_ids))
+    for handoff_part in (HandoffNote, HandoffAssignment, TelegramNotice):
+        session.execute(delete(handoff_part).where(handoff_part.handoff_id.in_(handoffs)))
+    for model in (Handoff, Turn, ButtonKey, Message):
         session.execute(delete(model).where(model.conversation_id.in_(conversation_ids)))
     session.execute(delete(Conversation).where(Conversation.id.in_(conversation_ids)))
 

@@ -21,12 +21,26 @@ class RasaTurn:
     confidence: float | None = None
     entities: list[dict[str, Any]] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
+    handoff: dict[str, Any] | None = None  # an action asked for a volunteer: {"reason", "procedure", "step"}
 
 
 def _reply(message: dict[str, Any]) -> Outbound | None:
     text = message.get("text") or ""
     buttons = tuple(Button(b["title"], b["payload"]) for b in message.get("buttons") or [] if b.get("payload"))
     return Outbound(text, buttons) if text or buttons else None
+
+
+def _replies(messages: list[dict[str, Any]]) -> list[Outbound]:
+    return [r for r in map(_reply, messages) if r is not None]
+
+
+def _handoff_request(messages: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Actions ask for a volunteer with a custom message `{"handoff": {...}}` (not shown to anyone)."""
+    for message in messages:
+        custom = message.get("custom")
+        if isinstance(custom, dict) and isinstance(custom.get("handoff"), dict):
+            return custom["handoff"]
+    return None
 
 
 class RasaClient:
@@ -62,8 +76,29 @@ class RasaClient:
                 body = await response.json()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise RasaUnavailable(str(exc) or type(exc).__name__) from exc
-        replies = [r for r in map(_reply, body.get("messages", [])) if r is not None]
-        return RasaTurn(replies, body.get("intent"), body.get("confidence"), body.get("entities") or [], body.get("actions") or [])
+        messages = body.get("messages", [])
+        return RasaTurn(_replies(messages), body.get("intent"), body.get("confidence"), body.get("entities") or [],
+                        body.get("actions") or [], _handoff_request(messages))
+
+    async def append_events(self, sender: str, events: list[dict[str, Any]]) -> None:
+        """Append events to a conversation's tracker (pause, resume, slots) without running a turn."""
+        await self._api("post", f"/conversations/{sender}/tracker/events", sender, events)
+
+    async def trigger_intent(self, sender: str, intent: str) -> list[Outbound]:
+        """Run the bot as if the citizen had sent `intent`; returns the bot's replies."""
+        body = await self._api("post", f"/conversations/{sender}/trigger_intent", sender, {"name": intent})
+        return _replies(body.get("messages", []))
+
+    async def _api(self, method: str, path: str, sender: str, payload: Any) -> dict[str, Any]:
+        try:
+            async with self._http().request(
+                method, f"{self.replica_url(sender)}{path}", json=payload,
+                params={"token": self._token, "include_events": "NONE"},
+            ) as response:
+                response.raise_for_status()
+                return await response.json()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise RasaUnavailable(str(exc) or type(exc).__name__) from exc
 
     async def status(self) -> list[dict[str, Any]]:
         """Every replica's /status (needs the token); `model_file` is set once a model is loaded."""

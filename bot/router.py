@@ -1,7 +1,9 @@
 """The conversation router: every inbound message from every channel comes through here.
 
 It masks secrets, stores the message before processing it (idempotent on the channel's message
-id), reads who owns the conversation, and only then lets Rasa answer. Replies are stored before
+id), reads who owns the conversation, and only then lets Rasa answer; while a volunteer holds the
+conversation (or one is awaited) the bot stays silent. When an action asks for a volunteer, the
+router starts the handoff. Replies are stored before
 any channel sends them. Messages of one conversation are processed one at a time, in order.
 """
 from __future__ import annotations
@@ -14,12 +16,16 @@ import weakref
 from dataclasses import dataclass
 
 from bot import privacy
-from bot.events import EventBus, OutboundReady
+from bot.events import EventBus, InboundStored, OutboundReady
+from bot.handoff import citizen_texts
+from bot.handoff.service import Handoffs
+from bot.knowledge.answers import office_lines
+from bot.knowledge.store import offices
 from bot.messages import Button, Inbound, Outbound
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.storage import repo
 from bot.storage.db import session_scope
-from bot.storage.models import Owner
+from bot.storage.models import Conversation, Owner
 from bot.text import normalize
 from bot.text.masking import mask
 
@@ -46,10 +52,15 @@ class Delivery:
     outbound: Outbound
 
 
+def is_app_command(payload: str | None) -> bool:
+    return bool(payload) and payload.startswith("@")
+
+
 class Router:
-    def __init__(self, rasa: RasaClient, bus: EventBus):
+    def __init__(self, rasa: RasaClient, bus: EventBus, handoffs: Handoffs):
         self.rasa = rasa
         self.bus = bus
+        self.handoffs = handoffs
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def _lock(self, conversation_id: int) -> asyncio.Lock:
@@ -67,73 +78,113 @@ class Router:
         with session_scope() as session:
             conversation = repo.conversation_for(session, inbound.channel, inbound.user_id)
             button = repo.button_for(session, conversation.id, inbound.text.strip())
+            command = button.intent_payload if button else None
+            if conversation.owner == Owner.closed and not is_app_command(command):  # a new question starts afresh
+                conversation = repo.new_conversation(session, conversation.citizen_id)
             shown = button.title if button else masked.text
             message = repo.record_inbound(session, conversation, inbound, shown, masked.kinds)
             if message is None:  # the channel retried a message already handled
                 previous = repo.find_inbound(session, inbound.channel, inbound.message_id)
                 return [Delivery(m.id, repo.as_outbound(m)) for m in repo.replies_to(session, previous)]
-            conversation_id, sender = conversation.id, conversation.rasa_sender_id
-            message_id, owner = message.id, conversation.owner
-            command = button.intent_payload if button else None
-
+            conversation_id, sender, message_id = conversation.id, conversation.rasa_sender_id, message.id
+        turn = None
         async with self._lock(conversation_id):
-            if owner != Owner.bot:
-                return []  # a volunteer holds it (or it waits for one): the bot stays silent
+            with session_scope() as session:  # read under the lock: a volunteer may have just claimed it
+                owner = session.get(Conversation, conversation_id).owner
             replies = [Outbound(SECRET_WARNING)] if masked.changed else []
-            # Citizen text reaches Rasa normalised: punctuation is gone, so a leading "/" can
-            # never be taken as an intent command; only the app's own button keys can.
-            text = command or normalize(masked.text)
-            if text in (privacy.FORGET, privacy.KEEP) or privacy.is_delete_request(text):
-                return self._privacy_command(inbound, text, message_id, status)
-            turn = None
-            if text:
-                try:
-                    turn = await self.rasa.send(sender, text, str(message_id))
-                except RasaUnavailable:
-                    with session_scope() as session:
-                        repo.set_status(session, [message_id], "failed")
-                    raise
-                replies += turn.replies
-            elif not replies:
-                replies.append(Outbound(EMPTY_PROMPT))
+            handled = await self._app_command(inbound, conversation_id, command) if is_app_command(command) else None
+            if handled is not None:
+                replies = handled
+            elif owner != Owner.bot:
+                replies += await self._for_volunteer(conversation_id, message_id, owner)
+            else:
+                # Citizen text reaches Rasa normalised: punctuation is gone, so a leading "/" can
+                # never be taken as an intent command; only the app's own button keys can.
+                text = command or normalize(masked.text)
+                if privacy.is_delete_request(text):
+                    replies = [CONFIRM_FORGET]
+                elif text:
+                    try:
+                        turn = await self.rasa.send(sender, text, str(message_id))
+                    except RasaUnavailable:
+                        with session_scope() as session:
+                            repo.set_status(session, [message_id], "failed")
+                        raise
+                    replies += turn.replies
+                    if turn.handoff is not None:
+                        replies += await self._request_volunteer(conversation_id, turn.handoff)
+                elif not replies:
+                    replies.append(Outbound(EMPTY_PROMPT))
             latency_ms = round((time.perf_counter() - started) * 1000)
             with session_scope() as session:
-                deliveries = [self._store(session, conversation_id, inbound.channel, out, status) for out in replies]
-                if turn is not None:
-                    repo.record_turn(session, conversation_id, message_id, turn, latency_ms)
-                repo.set_status(session, [message_id], "processed")
+                if repo.conversation_exists(session, conversation_id):  # gone after "forget me"
+                    repo.set_status(session, [message_id], "processed")
+                    if turn is not None:
+                        repo.record_turn(session, conversation_id, message_id, turn, latency_ms)
+                    deliveries = [self._store(session, conversation_id, inbound.channel, out, status) for out in replies]
+                else:
+                    conversation = repo.conversation_for(session, inbound.channel, inbound.user_id, inbound=False)
+                    deliveries = [self._store(session, conversation.id, inbound.channel, out, status) for out in replies]
         log.info(json.dumps({
-            "event": "turn", "conversation": conversation_id, "channel": inbound.channel,
+            "event": "turn", "conversation": conversation_id, "channel": inbound.channel, "owner": owner.value,
             "intent": turn.intent if turn else None,
             "confidence": round(turn.confidence, 3) if turn and turn.confidence is not None else None,
             "actions": turn.actions if turn else [], "masked": sorted(masked.kinds), "latency_ms": latency_ms,
         }))
         return deliveries
 
-    def _privacy_command(self, inbound: Inbound, command: str, message_id: int, status: str) -> list[Delivery]:
-        """Deletion requests are handled by the app itself, never left to NLU."""
+    async def _app_command(self, inbound: Inbound, conversation_id: int, command: str) -> list[Outbound] | None:
+        """Commands the app's own buttons carry; handled here, never by NLU. None: not applicable
+        any more (the citizen stopped waiting just as a volunteer claimed), so it is a message."""
         if command == privacy.FORGET:
             privacy.forget_citizen(inbound.channel, inbound.user_id)
-            replies = [Outbound(FORGOTTEN)]
-        else:
-            replies = [Outbound(KEPT) if command == privacy.KEEP else CONFIRM_FORGET]
+            return [Outbound(FORGOTTEN)]
+        if command == privacy.KEEP:
+            return [Outbound(KEPT)]
+        if command == citizen_texts.CANCEL_WAIT:
+            return [citizen_texts.CANCELLED] if await self.handoffs.cancel(conversation_id) else None
+        if command.startswith(citizen_texts.RATE + ":"):
+            _, handoff_id, rating = command.split(":")
+            self.handoffs.rate(int(handoff_id), conversation_id, int(rating))
+            return [citizen_texts.THANKS_FOR_RATING]
+        raise ValueError(f"unknown app command {command!r}")
+
+    async def _for_volunteer(self, conversation_id: int, message_id: int, owner: Owner) -> list[Outbound]:
+        """A volunteer holds the conversation or one is awaited: the bot stays silent; the
+        message is shown in the console. A waiting citizen is told once that it was kept."""
+        await self.bus.emit(InboundStored(message_id, conversation_id))
+        if owner != Owner.queued:
+            return []
         with session_scope() as session:
-            repo.set_status(session, [message_id], "processed")  # nothing left to mark once forgotten
-            conversation = repo.conversation_for(session, inbound.channel, inbound.user_id, inbound=False)
-            return [self._store(session, conversation.id, inbound.channel, out, status) for out in replies]
+            handoff = self.handoffs.open_handoff(session, conversation_id)
+            if handoff is None or handoff.citizen_told_waiting:
+                return []
+            handoff.citizen_told_waiting = True
+        return [citizen_texts.message_kept()]
+
+    async def _request_volunteer(self, conversation_id: int, request: dict) -> list[Outbound]:
+        step = request.get("step")
+        requested = await self.handoffs.request(conversation_id, str(request.get("reason")), request.get("procedure"),
+                                                int(step) if step else None)
+        if requested is None:
+            return []
+        with session_scope() as session:
+            lines = office_lines(offices(session))
+        return citizen_texts.waiting(requested.availability, lines)
 
     @staticmethod
     def _store(session, conversation_id: int, channel: str, outbound: Outbound, status: str = "pending") -> Delivery:
         keyed = repo.with_button_keys(session, conversation_id, outbound)
         return Delivery(repo.record_outbound(session, conversation_id, channel, keyed, status).id, keyed)
 
-    async def push(self, channel: str, user_id: str, outbound: Outbound) -> Delivery:
-        """Store a message that is not a reply to a request (a volunteer's answer, a reminder) and
+    async def push(self, channel: str, user_id: str, outbound: Outbound, conversation_id: int | None = None) -> Delivery:
+        """Store a message that is not a reply to a request (a volunteer's answer, a notice) and
         let the channel's listener deliver it."""
         with session_scope() as session:
-            conversation = repo.conversation_for(session, channel, user_id, inbound=False)
-            delivery = self._store(session, conversation.id, channel, outbound)
-            event = OutboundReady(delivery.message_id, conversation.id, channel, user_id, delivery.outbound)
+            if conversation_id is None:
+                conversation_id = repo.conversation_for(session, channel, user_id, inbound=False).id
+            delivery = self._store(session, conversation_id, channel, outbound)
+            event = OutboundReady(delivery.message_id, conversation_id, channel, user_id, delivery.outbound)
         await self.bus.emit(event)
         return delivery
 

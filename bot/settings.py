@@ -42,6 +42,21 @@ class Settings(BaseSettings):
     search_calibration: Path | None = None  # default: calibration.json beside the project's model
     offices_file: Path | None = None  # a deployment's own offices; default knowledge/offices.yaml
 
+    # volunteer desk
+    claim_expiry_minutes: float = 5.0  # a claim with no volunteer reply this long goes back to the queue
+    volunteer_hours: str = "07:30-21:30"  # local time volunteers are on duty ("00:00-00:00": all day)
+    volunteer_weekdays: str = "0,1,2,3,4,5,6"  # Monday is 0
+    timezone: str = "Asia/Ho_Chi_Minh"
+    console_session_hours: float = 12.0
+    secure_cookies: bool = False  # set true when the console is served over HTTPS
+    public_url: str = ""  # e.g. https://hotro.example.gov.vn, for links in volunteer notifications
+    canned_replies_file: Path | None = None  # default knowledge/canned_replies.yaml
+    # volunteer notifications on Telegram (a bot of the volunteers' group, not the citizens' bot)
+    volunteer_telegram_token: str = ""
+    volunteer_telegram_chat_id: str = ""  # the group (or one volunteer's chat) notified of new requests
+    volunteer_telegram_secret: str = ""  # secret_token Telegram sends with each webhook call
+    telegram_api_url: str = "https://api.telegram.org/bot"  # Bot API base; tests point it at a local server
+
     retention_days: int = 365  # conversations older than this are deleted (told to citizens)
     max_message_chars: int = Field(default=4000, description="longer citizen messages are refused")
     log_level: str = "INFO"
@@ -75,6 +90,10 @@ class Settings(BaseSettings):
     @property
     def offices_path(self) -> Path:
         return self.offices_file or self.knowledge_dir / "offices.yaml"
+
+    @property
+    def canned_replies_path(self) -> Path:
+        return self.canned_replies_file or self.knowledge_dir / "canned_replies.yaml"
 
     def ensure_rasa_token(self) -> str:
         """The token shared by the gateway and Rasa; generated once per installation."""

@@ -52,7 +52,7 @@ def test_back_repeat_stop_and_resume():
     assert resumed.state.step == 2 and resumed.state.phase == "step"
 
 
-def test_stuck_shows_known_problems_then_offers_a_volunteer():
+def test_stuck_shows_known_problems_then_calls_a_volunteer():
     entry = ENTRIES["khai-sinh"]
     state = guide.handle(entry, guide.start(entry).state, "guide_next").state  # step 1: login
     first = guide.handle(entry, state, "guide_stuck")
@@ -60,7 +60,9 @@ def test_stuck_shows_known_problems_then_offers_a_volunteer():
     fix = guide.handle(entry, first.state, "guide_stuck", "no_otp")
     assert "OTP" in fix.replies[0].text and "(Lời khuyên chung)" in fix.replies[0].text
     second = guide.handle(entry, fix.state, "guide_stuck")
-    assert second.event.name == "volunteer_offered" and "Gặp tình nguyện viên" in titles(second.replies[0])
+    assert second.event.name == "volunteer_called" and second.needs_volunteer and "tình nguyện viên" in second.replies[0].text
+    assert second.state.phase == "paused" and second.state.step == 1  # the volunteer hands back from here
+    assert not fix.needs_volunteer and not first.needs_volunteer
 
 
 def test_stuck_count_is_per_step():

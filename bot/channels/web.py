@@ -20,6 +20,8 @@ from bot.events import EventBus, OutboundReady
 from bot.messages import Inbound
 from bot.rasa_client import RasaUnavailable
 from bot.router import Delivery, Router
+from bot.storage import repo
+from bot.storage.db import session_scope
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("web_static")
@@ -81,20 +83,30 @@ class WebChannel:
         return JSONResponse({"replies": [d.outbound.as_dict() for d in deliveries]})
 
     async def stream(self, sender_id: str = Query(min_length=1, max_length=128)) -> StreamingResponse:
-        """Messages that arrive later (a volunteer's reply) for one browser, as server-sent events."""
+        """Messages that arrive later (a volunteer's reply) for one browser, as server-sent events.
+        Messages written while no page was open are delivered first, once."""
         queue: asyncio.Queue = asyncio.Queue()
-        self._streams[sender_id].add(queue)
+        self._streams[sender_id].add(queue)  # before reading the backlog, so nothing falls in between
+        with session_scope() as session:
+            backlog = [(m.id, {**repo.as_outbound(m).as_dict(), "author": m.author})
+                       for m in repo.pending_outbound(session, CHANNEL, sender_id)]
+            repo.set_status(session, [message_id for message_id, _ in backlog], "sent")
 
         async def events():
+            delivered = set()
             try:
                 yield ": connected\n\n"
+                for message_id, payload in backlog:
+                    delivered.add(message_id)
+                    yield f"event: message\ndata: {json.dumps(payload, ensure_ascii=False)}\n\n"
                 while True:
                     try:
-                        payload = await asyncio.wait_for(queue.get(), self.heartbeat_s)
+                        message_id, payload = await asyncio.wait_for(queue.get(), self.heartbeat_s)
                     except asyncio.TimeoutError:
                         yield ": keep-alive\n\n"
                         continue
-                    yield f"event: message\ndata: {json.dumps(payload, ensure_ascii=False)}\n\n"
+                    if message_id not in delivered:
+                        yield f"event: message\ndata: {json.dumps(payload, ensure_ascii=False)}\n\n"
             finally:
                 self._streams[sender_id].discard(queue)
                 if not self._streams[sender_id]:
@@ -107,6 +119,6 @@ class WebChannel:
             return
         queues = self._streams.get(event.user_id, set())
         for queue in queues:
-            queue.put_nowait({**event.outbound.as_dict(), "author": event.outbound.author})
+            queue.put_nowait((event.message_id, {**event.outbound.as_dict(), "author": event.outbound.author}))
         if queues:
             self.router.mark_sent([Delivery(event.message_id, event.outbound)])

@@ -5,12 +5,17 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Enum, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Enum, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """SQLite hands datetimes back without their zone; every stored time is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
 class Base(DeclarativeBase):
@@ -158,4 +163,98 @@ class GuideEvent(Base):
     step: Mapped[int] = mapped_column(Integer)
     event: Mapped[str] = mapped_column(String(24))
     detail: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Volunteer(Base):
+    """A console account: volunteers help citizens; staff also see reports; admins manage accounts."""
+
+    __tablename__ = "volunteers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(80))  # shown to citizens: "Tình nguyện viên Lan"
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(12), default="volunteer")  # volunteer | staff | admin
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    online: Mapped[bool] = mapped_column(Boolean, default=False)
+    telegram_user_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime | None]
+
+
+class ConsoleSession(Base):
+    """A logged-in console browser. Only the token's hash is stored."""
+
+    __tablename__ = "console_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+
+
+class Handoff(Base):
+    """One request for a volunteer, from the trigger to hand-back or close.
+
+    `status` follows the conversation's owner: queued ↔ claimed (owner human), then handed_back
+    (owner bot), closed, or cancelled by the citizen while waiting."""
+
+    __tablename__ = "handoffs"
+    __table_args__ = (Index("ix_handoffs_status_requested", "status", "requested_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    status: Mapped[str] = mapped_column(String(12), default="queued")
+    reason: Mapped[str] = mapped_column(String(24))  # citizen_request | stuck | repeated_fallback | complaint
+    channel: Mapped[str] = mapped_column(String(20))
+    procedure_slug: Mapped[str | None] = mapped_column(String(80))
+    guide_step: Mapped[int | None] = mapped_column(Integer)
+    packet: Mapped[dict[str, Any]] = mapped_column(default=dict)  # masked transcript at request time
+    volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"), index=True)
+    left_question: Mapped[bool] = mapped_column(Boolean, default=False)  # asked while nobody was available
+    citizen_told_waiting: Mapped[bool] = mapped_column(Boolean, default=False)
+    requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[dt.datetime | None]
+    last_volunteer_reply_at: Mapped[dt.datetime | None]
+    ended_at: Mapped[dt.datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(24))
+    rating: Mapped[int | None] = mapped_column(Integer)
+
+
+class HandoffAssignment(Base):
+    """One volunteer holding one handoff, claim to release: the basis of the activity report."""
+
+    __tablename__ = "handoff_assignments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id"), index=True)
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[dt.datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(16))  # released | transferred | expired | handed_back | closed
+
+
+class HandoffNote(Base):
+    """A volunteer's private note on a handoff; never shown to the citizen."""
+
+    __tablename__ = "handoff_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id"), index=True)
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class TelegramNotice(Base):
+    """A volunteer notification sent on Telegram, kept to take its "Nhận" button away later."""
+
+    __tablename__ = "telegram_notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id"), index=True)
+    chat_id: Mapped[str] = mapped_column(String(32))
+    message_id: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

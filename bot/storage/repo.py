@@ -25,11 +25,19 @@ def conversation_for(session: Session, channel: str, user_id: str, inbound: bool
     conversation = session.scalar(
         select(Conversation).where(Conversation.citizen_id == citizen.id).order_by(Conversation.id.desc()).limit(1)
     )
-    if conversation is None:
-        conversation = Conversation(citizen_id=citizen.id, rasa_sender_id=uuid.uuid4().hex)
-        session.add(conversation)
-        session.flush()
+    return conversation or new_conversation(session, citizen.id)
+
+
+def new_conversation(session: Session, citizen_id: int) -> Conversation:
+    """A fresh conversation (and Rasa tracker) for a citizen: first contact, or after a close."""
+    conversation = Conversation(citizen_id=citizen_id, rasa_sender_id=uuid.uuid4().hex)
+    session.add(conversation)
+    session.flush()
     return conversation
+
+
+def conversation_exists(session: Session, conversation_id: int) -> bool:
+    return session.get(Conversation, conversation_id) is not None
 
 
 def record_inbound(
@@ -73,6 +81,15 @@ def replies_to(session: Session, inbound: Message) -> list[Message]:
             break
         replies.append(message)
     return replies
+
+
+def pending_outbound(session: Session, channel: str, user_id: str) -> list[Message]:
+    """Messages to a citizen not delivered yet (their chat was closed when they were written)."""
+    return list(session.scalars(
+        select(Message).join(Conversation).join(Citizen)
+        .where(Citizen.channel == channel, Citizen.channel_user_id == user_id,
+               Message.direction == "out", Message.status == "pending").order_by(Message.id)
+    ))
 
 
 def set_status(session: Session, message_ids: Iterable[int], status: str) -> None:

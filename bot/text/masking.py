@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.text import fold
+
 PLACEHOLDER = {
     "id_number": "[số định danh đã ẩn]",
     "card": "[số thẻ đã ẩn]",
@@ -83,3 +85,15 @@ def mask(text: str) -> Masked:
 
     text = _NUMBER_RE.sub(number, text)
     return Masked(text, frozenset(kinds))
+
+
+_SECRET_REQUEST_RE = re.compile(
+    r"\b(mat khau|mat ma|password|otp|ma xac (thuc|nhan)|ma pin|ma kich hoat|"
+    r"so (cccd|cmnd|can cuoc|dinh danh|the|tai khoan)|(anh|chup) (cccd|cmnd|can cuoc))\b"
+)
+
+
+def asks_for_secret(text: str) -> bool:
+    """Whether a volunteer's draft mentions a password, an OTP or an ID number: the console asks
+    the volunteer to make sure they are not asking the citizen to share one."""
+    return bool(_SECRET_REQUEST_RE.search(fold(text.lower())))

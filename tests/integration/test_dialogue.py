@@ -55,6 +55,6 @@ def test_out_of_catalogue_question_is_declined_not_answered(chat):
     assert "ngoài phạm vi" in answer or "chưa hiểu" in answer
 
 
-def test_asking_for_a_person_is_answered_honestly(chat):
+def test_asking_for_a_person_starts_a_handoff(chat):  # the desk itself: tests/integration/test_handoff.py
     replies = chat("cho tôi gặp người thật")
-    assert "tình nguyện viên" in texts(replies) and "18001096" in texts(replies)
+    assert "tình nguyện viên" in texts(replies) and titles(replies)[-1] == "Thôi, hỏi trợ lý ảo"

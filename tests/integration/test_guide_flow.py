@@ -44,7 +44,7 @@ def test_full_guide_to_submission(chat, slug):
     assert [e for e in recorded if e[0] == "step"][: steps] == [("step", n, None) for n in range(1, steps + 1)]
 
 
-def test_back_repeat_stuck_twice_then_volunteer_offer_and_stop(chat):
+def test_back_repeat_stuck_twice_calls_a_volunteer_then_the_citizen_goes_on_alone(chat):
     replies = chat(button(start(chat, "khai-sinh"), "Bắt đầu"))
     replies = chat(button(replies, "Xong"))
     assert replies[0]["text"].startswith("Bước 2/")
@@ -55,11 +55,12 @@ def test_back_repeat_stuck_twice_then_volunteer_offer_and_stop(chat):
     problems = chat(button(replies, "Tôi bị kẹt"))
     fix = chat(button(problems, "Không nhận được mã OTP"))
     assert "OTP" in texts(fix)
-    offer = chat(button(fix, "Vẫn bị kẹt"))
-    assert "tình nguyện viên" in texts(offer) and button(offer, "Gặp tình nguyện viên")
-    stopped = chat(button(offer, "Dừng"))
-    assert "bước 1/" in texts(stopped)
-    assert [e[0] for e in events(chat.sender)][-4:] == ["stuck", "problem", "volunteer_offered", "stopped"]
+    called = chat(button(fix, "Vẫn bị kẹt"))
+    assert "nhờ tình nguyện viên" in texts(called)
+    assert [e[0] for e in events(chat.sender)][-3:] == ["stuck", "problem", "volunteer_called"]
+    back = chat(button(called, "Thôi, hỏi trợ lý ảo"))  # stops waiting: the guide is where it was
+    assert "trợ lý ảo tiếp tục" in texts(back).lower()
+    assert texts(chat("làm tiếp")).startswith("Bước 1/")
 
 
 def test_typed_words_drive_the_guide_too(chat):

@@ -1,6 +1,6 @@
 import pytest
 
-from bot.text.masking import luhn_ok, mask
+from bot.text.masking import asks_for_secret, luhn_ok, mask
 
 
 @pytest.mark.parametrize("text, kind, secret", [
@@ -40,3 +40,16 @@ def test_ordinary_text_is_kept(text):
 def test_luhn():
     assert luhn_ok("4111111111111111")
     assert not luhn_ok("4111111111111112")
+
+
+@pytest.mark.parametrize("draft", [
+    "Anh/chị đọc cho em mã OTP nhé", "cho em xin mat khau", "Anh chụp CCCD gửi em", "số căn cước của chị là gì",
+    "Nhập MÃ XÁC THỰC vào đây",
+])
+def test_volunteer_drafts_mentioning_secrets_are_flagged(draft):
+    assert asks_for_secret(draft)
+
+
+@pytest.mark.parametrize("draft", ["Anh/chị bấm nút Tiếp tục", "Chị chụp màn hình giúp em", "Lệ phí là 8.000 đồng"])
+def test_ordinary_drafts_are_not_flagged(draft):
+    assert not asks_for_secret(draft)

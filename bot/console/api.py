@@ -1,0 +1,290 @@
+"""The volunteer console: the page at `/console` and its JSON API under `/console/api`.
+
+Every route needs a logged-in session (cookie) and every change the session's CSRF token in the
+`X-CSRF-Token` header. Routes are thin: the handoff state machine decides, the router delivers.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import yaml
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from bot.console import auth, report
+from bot.console.stream import ConsoleStream, message_view
+from bot.handoff.desk import volunteers_online
+from bot.handoff.service import OUTCOMES, REASONS, HandoffError, Handoffs
+from bot.knowledge.schema import Procedure
+from bot.messages import Outbound
+from bot.router import Router
+from bot.settings import Settings
+from bot.storage.db import session_scope
+from bot.storage.models import Citizen, Conversation, Handoff, HandoffNote, KnowledgeEntry, Message, Volunteer, as_utc, utcnow
+from bot.text.masking import asks_for_secret
+
+STATIC = Path(__file__).with_name("static")
+SECRET_WARNING = ("Tin nhắn này có nhắc đến mật khẩu, mã OTP hoặc số giấy tờ. Tình nguyện viên không bao giờ "
+                  "xin những thông tin này; người dân tự nhập trên máy của mình. Anh/chị kiểm tra lại trước khi gửi.")
+PREVIEW_CHARS = 140
+
+
+class Login(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class Status(BaseModel):
+    online: bool
+
+
+class Reply(BaseModel):
+    text: str = Field(min_length=1, max_length=2000)
+    confirm: bool = False
+
+
+class Note(BaseModel):
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class Transfer(BaseModel):
+    volunteer_id: int
+
+
+class HandBack(BaseModel):
+    step: int | None = Field(default=None, ge=1)
+
+
+class Close(BaseModel):
+    outcome: str
+
+
+def load_canned(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    return [{"title": str(item["title"]), "text": str(item["text"])} for item in yaml.safe_load(path.read_text()) or []]
+
+
+def _seconds_since(value: dt.datetime) -> int:
+    return int((utcnow() - as_utc(value)).total_seconds())
+
+
+class Console:
+    def __init__(self, router: Router, handoffs: Handoffs, stream: ConsoleStream, settings: Settings):
+        self.router = router
+        self.handoffs = handoffs
+        self.stream = stream
+        self.settings = settings
+        self.canned = load_canned(settings.canned_replies_path)
+        self.routes = APIRouter(prefix="/console")
+        add = self.routes.add_api_route
+        add("", self.page, methods=["GET"], include_in_schema=False)
+        add("/report", self.report_page, methods=["GET"], include_in_schema=False)
+        add("/api/login", self.login, methods=["POST"])
+        add("/api/logout", self.logout, methods=["POST"])
+        add("/api/me", self.me, methods=["GET"])
+        add("/api/status", self.status, methods=["POST"])
+        add("/api/queue", self.queue, methods=["GET"])
+        add("/api/events", self.events, methods=["GET"])
+        add("/api/report.csv", self.report_csv, methods=["GET"])
+        add("/api/handoffs/{handoff_id}", self.handoff, methods=["GET"])
+        add("/api/handoffs/{handoff_id}/claim", self.claim, methods=["POST"])
+        add("/api/handoffs/{handoff_id}/messages", self.send, methods=["POST"])
+        add("/api/handoffs/{handoff_id}/notes", self.note, methods=["POST"])
+        add("/api/handoffs/{handoff_id}/transfer", self.transfer, methods=["POST"])
+        add("/api/handoffs/{handoff_id}/release", self.release, methods=["POST"])
+        add("/api/handoffs/{handoff_id}/hand-back", self.hand_back, methods=["POST"])
+        add("/api/handoffs/{handoff_id}/close", self.close, methods=["POST"])
+
+    # -- pages and session --------------------------------------------------------------------
+
+    async def page(self) -> FileResponse:
+        return FileResponse(STATIC / "console.html")
+
+    def _profile(self, volunteer: Volunteer, csrf: str) -> dict:
+        return {"id": volunteer.id, "name": volunteer.display_name, "role": volunteer.role, "online": volunteer.online,
+                "csrf": csrf, "outcomes": [{"key": k, "label": v} for k, v in OUTCOMES.items()],
+                "canned": self.canned}
+
+    async def login(self, body: Login) -> JSONResponse:
+        with session_scope() as session:
+            volunteer = auth.authenticate(session, body.username, body.password)
+            if volunteer is None:
+                return JSONResponse({"error": "Sai tên đăng nhập hoặc mật khẩu."}, status_code=401)
+            token, csrf = auth.open_session(session, volunteer, self.settings.console_session_hours)
+            response = JSONResponse(self._profile(volunteer, csrf))
+        response.set_cookie(auth.COOKIE, token, max_age=int(self.settings.console_session_hours * 3600),
+                            httponly=True, samesite="strict", secure=self.settings.secure_cookies, path="/console")
+        return response
+
+    async def logout(self, request: Request) -> JSONResponse:
+        with session_scope() as session:
+            auth.principal_of(session, request)
+            auth.close_session(session, request.cookies[auth.COOKIE])
+        response = JSONResponse({"ok": True})
+        response.delete_cookie(auth.COOKIE, path="/console")
+        return response
+
+    async def me(self, request: Request) -> dict:
+        with session_scope() as session:
+            principal = auth.principal_of(session, request)
+            return self._profile(session.get(Volunteer, principal.volunteer_id), principal.csrf)
+
+    async def status(self, body: Status, request: Request) -> dict:
+        with session_scope() as session:
+            principal = auth.principal_of(session, request)
+            session.get(Volunteer, principal.volunteer_id).online = body.online
+        return {"online": body.online}
+
+    # -- queue ----------------------------------------------------------------------------------
+
+    async def queue(self, request: Request) -> dict:
+        with session_scope() as session:
+            principal = auth.principal_of(session, request)
+            queued = session.scalars(select(Handoff).where(Handoff.status == "queued").order_by(Handoff.requested_at)).all()
+            mine = session.scalars(select(Handoff).where(
+                Handoff.status == "claimed", Handoff.volunteer_id == principal.volunteer_id).order_by(Handoff.claimed_at)).all()
+            online = volunteers_online(session, utcnow())
+            return {"queued": [self._summary(session, h) for h in queued],
+                    "mine": [self._summary(session, h) for h in mine],
+                    "volunteers": [{"id": v.id, "name": v.display_name, "online": True} for v in online]}
+
+    @staticmethod
+    def _summary(session, handoff: Handoff) -> dict:
+        last = session.scalar(select(Message).where(
+            Message.conversation_id == handoff.conversation_id, Message.direction == "in").order_by(Message.id.desc()))
+        entry = session.get(KnowledgeEntry, handoff.procedure_slug) if handoff.procedure_slug else None
+        holder = session.get(Volunteer, handoff.volunteer_id) if handoff.volunteer_id else None
+        return {"id": handoff.id, "channel": handoff.channel, "reason": handoff.reason,
+                "reason_label": REASONS.get(handoff.reason, handoff.reason),
+                "preview": (last.text[:PREVIEW_CHARS] if last else ""), "waiting_s": _seconds_since(handoff.requested_at),
+                "procedure_title": entry.title if entry else None, "left_question": handoff.left_question,
+                "volunteer_name": holder.display_name if holder else None}
+
+    async def events(self, request: Request) -> StreamingResponse:
+        with session_scope() as session:
+            principal = auth.principal_of(session, request)
+        return StreamingResponse(self.stream.events(principal.volunteer_id, principal.can("staff")),
+                                 media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    # -- one handoff ------------------------------------------------------------------------------
+
+    async def handoff(self, handoff_id: int, request: Request) -> dict:
+        with session_scope() as session:
+            principal = auth.principal_of(session, request)
+            handoff = self._visible(session, handoff_id, principal)
+            return {"handoff": self._detail(session, handoff)}
+
+    @staticmethod
+    def _visible(session, handoff_id: int, principal: auth.Principal) -> Handoff:
+        """Volunteers see waiting requests and their own; staff see all."""
+        handoff = session.get(Handoff, handoff_id)
+        if handoff is None:
+            raise HTTPException(404, "Không tìm thấy yêu cầu hỗ trợ.")
+        if not (handoff.status == "queued" or handoff.volunteer_id == principal.volunteer_id or principal.can("staff")):
+            raise HTTPException(403, "Yêu cầu này do tình nguyện viên khác hỗ trợ.")
+        return handoff
+
+    def _detail(self, session, handoff: Handoff) -> dict:
+        summary = self._summary(session, handoff)
+        entry = session.get(KnowledgeEntry, handoff.procedure_slug) if handoff.procedure_slug else None
+        procedure = None
+        if entry is not None and entry.kind == "procedure":
+            steps = Procedure.model_validate(entry.data).steps
+            procedure = {"slug": entry.slug, "title": entry.title,
+                         "steps": [{"number": i, "title": s.title} for i, s in enumerate(steps, 1)]}
+        messages = session.scalars(select(Message).where(
+            Message.conversation_id == handoff.conversation_id, Message.created_at >= handoff.requested_at)
+            .order_by(Message.id)).all()
+        notes = session.execute(select(HandoffNote, Volunteer.display_name).join(Volunteer)
+                                .where(HandoffNote.handoff_id == handoff.id).order_by(HandoffNote.id)).all()
+        holder = session.get(Volunteer, handoff.volunteer_id) if handoff.volunteer_id else None
+        return {**summary, "status": handoff.status, "guide_step": handoff.guide_step, "procedure": procedure,
+                "volunteer": {"id": holder.id, "name": holder.display_name} if holder else None,
+                "packet": handoff.packet, "messages": [message_view(m) for m in messages],
+                "notes": [{"author": name, "text": note.text, "at": as_utc(note.created_at).isoformat()} for note, name in notes],
+                "channel_window": None}
+
+    async def claim(self, handoff_id: int, request: Request) -> dict:
+        principal = self._principal(request)
+        await self._act(self.handoffs.claim(handoff_id, principal.volunteer_id))
+        return await self.handoff(handoff_id, request)
+
+    async def send(self, handoff_id: int, body: Reply, request: Request) -> JSONResponse:
+        principal = self._principal(request)
+        if asks_for_secret(body.text) and not body.confirm:
+            return JSONResponse({"warning": SECRET_WARNING, "needs_confirm": True}, status_code=409)
+        with session_scope() as session:
+            try:
+                handoff = self.handoffs.record_reply(session, handoff_id, principal.volunteer_id)
+            except HandoffError as exc:
+                raise HTTPException(exc.status, str(exc)) from exc
+            conversation = session.get(Conversation, handoff.conversation_id)
+            citizen = session.get(Citizen, conversation.citizen_id)
+            channel, user_id, conversation_id = citizen.channel, citizen.channel_user_id, conversation.id
+        delivery = await self.router.push(channel, user_id, Outbound(body.text.strip(), author="volunteer"), conversation_id)
+        with session_scope() as session:
+            return JSONResponse({"message": message_view(session.get(Message, delivery.message_id))})
+
+    async def note(self, handoff_id: int, body: Note, request: Request) -> dict:
+        with session_scope() as session:
+            principal = auth.principal_of(session, request)
+            self._visible(session, handoff_id, principal)
+            note = self.handoffs.add_note(session, handoff_id, principal.volunteer_id, body.text.strip())
+            return {"note": {"author": principal.name, "text": note.text, "at": as_utc(note.created_at).isoformat()}}
+
+    async def transfer(self, handoff_id: int, body: Transfer, request: Request) -> dict:
+        principal = self._principal(request)
+        await self._act(self.handoffs.transfer(handoff_id, principal.volunteer_id, body.volunteer_id))
+        return {"ok": True}
+
+    async def release(self, handoff_id: int, request: Request) -> dict:
+        principal = self._principal(request)
+        await self._act(self.handoffs.release(handoff_id, principal.volunteer_id))
+        return {"ok": True}
+
+    async def hand_back(self, handoff_id: int, body: HandBack, request: Request) -> dict:
+        principal = self._principal(request)
+        await self._act(self.handoffs.hand_back(handoff_id, principal.volunteer_id, body.step))
+        return {"ok": True}
+
+    async def close(self, handoff_id: int, body: Close, request: Request) -> dict:
+        principal = self._principal(request)
+        await self._act(self.handoffs.close(handoff_id, principal.volunteer_id, body.outcome))
+        return {"ok": True}
+
+    # -- report ---------------------------------------------------------------------------------
+
+    async def report_page(self, request: Request, month: str | None = Query(default=None, pattern=r"^\d{4}-\d{2}$")) -> Response:
+        self._principal(request, "staff")
+        with session_scope() as session:
+            month = month or report.this_month()
+            return Response(report.html(report.activity(session, month), month), media_type="text/html")
+
+    async def report_csv(self, request: Request, month: str | None = Query(default=None, pattern=r"^\d{4}-\d{2}$")) -> Response:
+        self._principal(request, "staff")
+        month = month or report.this_month()
+        with session_scope() as session:
+            body = report.csv_text(report.activity(session, month))
+        return Response(body, media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="hoat-dong-{month}.csv"'})
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _principal(request: Request, role: str = "volunteer") -> auth.Principal:
+        with session_scope() as session:
+            principal = auth.principal_of(session, request)
+        if not principal.can(role):
+            raise HTTPException(403, "Anh/chị không có quyền xem trang này.")
+        return principal
+
+    @staticmethod
+    async def _act(transition) -> None:
+        try:
+            await transition
+        except HandoffError as exc:
+            raise HTTPException(exc.status, str(exc)) from exc

@@ -1,0 +1,105 @@
+"""Console accounts and sessions: Argon2 password hashes, server-side sessions (only a hash of the
+cookie's token is stored, so a leaked database opens no browser), a CSRF token per session sent
+back in a header on every change, and roles."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import HTTPException, Request
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from bot.storage.models import ConsoleSession, Volunteer, as_utc, utcnow
+
+COOKIE = "console_session"
+CSRF_HEADER = "X-CSRF-Token"
+ROLES = ("volunteer", "staff", "admin")
+_hasher = PasswordHasher()
+# Verified against when the username does not exist, so both failures take the same time.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@dataclass(frozen=True)
+class Principal:
+    volunteer_id: int
+    name: str
+    role: str
+    csrf: str
+
+    def can(self, role: str) -> bool:
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+def create_account(session: Session, username: str, display_name: str, password: str, role: str = "volunteer",
+                   telegram_user_id: str | None = None) -> Volunteer:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if len(password) < 10:
+        raise ValueError("the password needs at least 10 characters")
+    volunteer = Volunteer(username=username.strip().lower(), display_name=display_name.strip(),
+                          password_hash=_hasher.hash(password), role=role, telegram_user_id=telegram_user_id)
+    session.add(volunteer)
+    session.flush()
+    return volunteer
+
+
+def set_password(volunteer: Volunteer, password: str) -> None:
+    if len(password) < 10:
+        raise ValueError("the password needs at least 10 characters")
+    volunteer.password_hash = _hasher.hash(password)
+
+
+def authenticate(session: Session, username: str, password: str) -> Volunteer | None:
+    volunteer = session.scalar(select(Volunteer).where(Volunteer.username == username.strip().lower()))
+    try:
+        _hasher.verify(volunteer.password_hash if volunteer else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if volunteer is None or not volunteer.active:
+        return None
+    if _hasher.check_needs_rehash(volunteer.password_hash):
+        volunteer.password_hash = _hasher.hash(password)
+    return volunteer
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def open_session(session: Session, volunteer: Volunteer, hours: float) -> tuple[str, str]:
+    """A new session for a logged-in volunteer: (cookie token, CSRF token)."""
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    now = utcnow()
+    session.execute(delete(ConsoleSession).where(ConsoleSession.expires_at < now))
+    session.add(ConsoleSession(token_hash=_digest(token), volunteer_id=volunteer.id, csrf=csrf,
+                               expires_at=now + dt.timedelta(hours=hours)))
+    volunteer.last_seen_at = now
+    return token, csrf
+
+
+def close_session(session: Session, token: str) -> None:
+    session.execute(delete(ConsoleSession).where(ConsoleSession.token_hash == _digest(token)))
+
+
+def principal_of(session: Session, request: Request) -> Principal:
+    """The logged-in volunteer of a request; 401 without a valid session, 403 when a change
+    comes without the session's CSRF token."""
+    token = request.cookies.get(COOKIE)
+    row = session.get(ConsoleSession, _digest(token)) if token else None
+    now = utcnow()
+    if row is None or as_utc(row.expires_at) < now:
+        raise HTTPException(401, "Phiên đăng nhập đã hết hạn, anh/chị vui lòng đăng nhập lại.")
+    volunteer = session.get(Volunteer, row.volunteer_id)
+    if volunteer is None or not volunteer.active:
+        raise HTTPException(401, "Tài khoản đã bị khóa.")
+    if request.method not in ("GET", "HEAD") and not hmac.compare_digest(
+            request.headers.get(CSRF_HEADER, "").encode(), row.csrf.encode()):
+        raise HTTPException(403, "Thiếu mã CSRF hợp lệ.")
+    volunteer.last_seen_at = now
+    return Principal(volunteer.id, volunteer.display_name, volunteer.role, row.csrf)

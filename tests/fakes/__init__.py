@@ -1,0 +1,1 @@
+"""Local stand-ins for external services, faithful to their published contracts."""

@@ -1,0 +1,74 @@
+"""The people of the handoff tests: a volunteer's console session and a citizen in the web chat."""
+from __future__ import annotations
+
+import itertools
+
+import httpx
+from sqlalchemy import select
+
+from bot.console import auth
+from bot.storage.db import session_scope
+from bot.storage.models import Citizen, Conversation, Handoff, Message, Owner
+from tests.integration.replica import EventStream
+
+PASSWORD = "mật-khẩu-thử-nghiệm"
+_ids = itertools.count()
+
+
+class Console:
+    """One volunteer's browser session on the console API."""
+
+    def __init__(self, base: str, name: str, role: str = "volunteer", online: bool = True):
+        self.username = f"{name.lower()}{next(_ids)}"
+        with session_scope() as session:
+            self.id = auth.create_account(session, self.username, name, PASSWORD, role).id
+        self.http = httpx.Client(base_url=base, timeout=30)
+        me = self.http.post("/console/api/login", json={"username": self.username, "password": PASSWORD})
+        assert me.status_code == 200, me.text
+        self.csrf = me.json()["csrf"]
+        if online:
+            assert self.post("/console/api/status", {"online": True}).status_code == 200
+
+    def post(self, path: str, body: dict | None = None) -> httpx.Response:
+        return self.http.post(path, json=body or {}, headers={auth.CSRF_HEADER: self.csrf})
+
+    def queue(self) -> dict:
+        return self.http.get("/console/api/queue").json()
+
+    def send(self, handoff_id: int, text: str, confirm: bool = False) -> httpx.Response:
+        return self.post(f"/console/api/handoffs/{handoff_id}/messages", {"text": text, "confirm": confirm})
+
+    def stream(self) -> EventStream:
+        return EventStream("/console/api/events", self.http).start_and_wait()
+
+
+class WebCitizen:
+    """A citizen in the web chat: `say` posts like the page does, `inbox` is the page's push stream."""
+
+    def __init__(self, base: str):
+        self.sender = f"handoff-citizen-{next(_ids)}"
+        self.http = httpx.Client(base_url=base, timeout=60)
+        self.inbox = EventStream(f"{base}/api/chat/stream?sender_id={self.sender}").start_and_wait()
+
+    def say(self, text: str) -> list[dict]:
+        response = self.http.post("/api/chat", json={"sender_id": self.sender, "text": text})
+        assert response.status_code == 200, response.text
+        return response.json()["replies"]
+
+    def handoff(self) -> Handoff:
+        with session_scope() as session:
+            return session.scalars(select(Handoff).join(Conversation).join(Citizen)
+                                   .where(Citizen.channel_user_id == self.sender).order_by(Handoff.id.desc())).first()
+
+    def owner(self) -> Owner:
+        with session_scope() as session:
+            return session.scalars(select(Conversation.owner).join(Citizen)
+                                   .where(Citizen.channel_user_id == self.sender).order_by(Conversation.id.desc())).first()
+
+    def messages(self, since_id: int = 0) -> list[Message]:
+        with session_scope() as session:
+            return session.scalars(select(Message).join(Conversation).join(Citizen).where(
+                Citizen.channel_user_id == self.sender, Message.id > since_id).order_by(Message.id)).all()
+
+
+ASK_HUMAN = "tôi muốn gặp tình nguyện viên"
