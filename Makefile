@@ -66,6 +66,9 @@ system-deps:
 bench: setup train
 	$(APP) benchmarks/search.py
 	$(APP) benchmarks/spine.py
+	$(APP) benchmarks/nlu.py
+	$(APP) benchmarks/chat_load.py
+	$(APP) benchmarks/handoff.py
 
 # Re-pin both environments from requirements/*.in (then commit the .lock files).
 lock:

@@ -39,6 +39,12 @@ class Stream(threading.Thread):
         self.connected = threading.Event()
 
     def run(self) -> None:
+        try:
+            self._read()
+        except httpx.HTTPError:  # the stack stopped at the end of the run
+            pass
+
+    def _read(self) -> None:
         name = "message"
         with self.client.stream("GET", self.url, timeout=None) as response:
             for line in response.iter_lines():
