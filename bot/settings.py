@@ -57,6 +57,18 @@ class Settings(BaseSettings):
     volunteer_telegram_secret: str = ""  # secret_token Telegram sends with each webhook call
     telegram_api_url: str = "https://api.telegram.org/bot"  # Bot API base; tests point it at a local server
 
+    # citizens on Telegram: a webhook when TELEGRAM_WEBHOOK_URL is set, else polling (development)
+    telegram_token: str = ""
+    telegram_webhook_url: str = ""  # public https URL ending in /webhooks/telegram
+    telegram_secret: str = ""  # secret_token Telegram sends with each webhook call
+    # citizens on Zalo (Official Account, Open API v3)
+    zalo_app_id: str = ""
+    zalo_app_secret: str = ""  # the app's secret key: OAuth token refresh
+    zalo_oa_secret: str = ""  # the OA secret key: webhook signatures
+    zalo_api_url: str = "https://openapi.zalo.me"
+    zalo_oauth_url: str = "https://oauth.zaloapp.com"
+    zalo_replay_window_hours: float = 24.0  # Zalo retries for hours after an outage
+
     retention_days: int = 365  # conversations older than this are deleted (told to citizens)
     max_message_chars: int = Field(default=4000, description="longer citizen messages are refused")
     log_level: str = "INFO"

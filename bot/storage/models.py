@@ -73,6 +73,7 @@ class Message(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     buttons: Mapped[list[Any]] = mapped_column(default=list)
     masked: Mapped[list[Any]] = mapped_column(default=list)  # kinds of secrets masked out
+    media: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # a photo, file, voice…: {"kind", "ref"}
     status: Mapped[str] = mapped_column(String(12))  # received/processed/failed | pending/sent/failed
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -258,3 +259,32 @@ class TelegramNotice(Base):
     chat_id: Mapped[str] = mapped_column(String(32))
     message_id: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ChannelEvent(Base):
+    """A webhook event as received, stored before it is processed (answered fast, processed in
+    the background, never processed twice: unique on the channel's own event id)."""
+
+    __tablename__ = "channel_events"
+    __table_args__ = (UniqueConstraint("channel", "event_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    event_id: Mapped[str] = mapped_column(String(128))  # Telegram update_id, Zalo msg_id (or a digest)
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[dt.datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ZaloToken(Base):
+    """The Official Account's OAuth pair. The refresh token is single-use: a refresh locks this
+    row, stores the new pair, and only then uses it."""
+
+    __tablename__ = "zalo_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # always 1
+    access_token: Mapped[str] = mapped_column(Text)
+    refresh_token: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
