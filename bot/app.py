@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from bot.announcer import CitizenAnnouncer
 from bot.channels.disabled import disabled_webhook
+from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_volunteers import VolunteerTelegram
 from bot.channels.web import STATIC, WebChannel
 from bot.console.api import STATIC as CONSOLE_STATIC
@@ -39,7 +40,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     web = WebChannel(router, bus, settings.max_message_chars)
     CitizenAnnouncer(router, rasa, bus, settings)
     console = Console(router, handoffs, ConsoleStream(bus), settings)
-    telegram = VolunteerTelegram(settings, handoffs, bus) if settings.volunteer_telegram_token else None
+    volunteer_telegram = VolunteerTelegram(settings, handoffs, bus) if settings.volunteer_telegram_token else None
+    telegram = TelegramChannel(settings, router, bus) if settings.telegram_token else None
+    channels = [c for c in (volunteer_telegram, telegram) if c is not None]
 
     async def every(seconds: float, job) -> None:
         while True:
@@ -60,21 +63,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
-        if telegram:
-            await telegram.start()
+        for channel in channels:
+            await channel.start()
         jobs = [asyncio.create_task(every(3600, purge)), asyncio.create_task(every(30, expire_claims))]
         yield
         for job in jobs:
             job.cancel()
             with suppress(asyncio.CancelledError):
                 await job
-        if telegram:
-            await telegram.stop()
+        for channel in channels:
+            await channel.stop()
         await rasa.close()
 
     app = FastAPI(title="Trợ lý thủ tục hành chính", lifespan=lifespan)
     app.state.router = router
     app.state.handoffs = handoffs
+    app.state.telegram = telegram
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
@@ -88,9 +92,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(web.routes)
     app.include_router(console.routes)
     app.include_router(health_routes(rasa, settings.actions_url))
-    for channel in ("telegram", "zalo"):
-        app.include_router(disabled_webhook(channel))
-    app.include_router(telegram.routes if telegram else disabled_webhook("telegram-volunteers"))
+    app.include_router(telegram.routes if telegram else disabled_webhook("telegram"))
+    app.include_router(disabled_webhook("zalo"))
+    app.include_router(volunteer_telegram.routes if volunteer_telegram else disabled_webhook("telegram-volunteers"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC), name="console-static")
     return app

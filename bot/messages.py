@@ -17,8 +17,10 @@ class Button:
 class Inbound:
     channel: str  # web | telegram | zalo
     user_id: str  # the channel's id of the citizen, always a string
-    text: str
+    text: str  # for media: the caption, if any
     message_id: str | None = None  # the channel's own id (Telegram update_id, Zalo msg_id)
+    media: str | None = None  # photo | document | voice | video | sticker | location: never sent to Rasa
+    media_ref: str | None = None  # the channel's handle to fetch it (Telegram file_id, Zalo URL)
 
 
 @dataclass(frozen=True)

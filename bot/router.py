@@ -40,6 +40,13 @@ CONFIRM_FORGET = Outbound(
     "Dạ, anh/chị muốn xóa toàn bộ nội dung trò chuyện với em? Việc này không hoàn tác được.",
     (Button("Xóa dữ liệu", privacy.FORGET), Button("Không xóa", privacy.KEEP)),
 )
+MEDIA_LABELS = {"photo": "Ảnh", "document": "Tệp", "voice": "Ghi âm", "video": "Video", "sticker": "Nhãn dán",
+                "location": "Vị trí"}
+MEDIA_NOT_READ = Outbound(
+    "Dạ, em chưa đọc được ảnh, tệp hay ghi âm. Anh/chị nhắn câu hỏi bằng chữ giúp em nhé, hoặc gặp tình nguyện viên. "
+    "Anh/chị đừng gửi ảnh giấy tờ tùy thân cho ai.",
+    (Button("Gặp tình nguyện viên", "/request_human"),),
+)
 FORGOTTEN = "Dạ, em đã xóa toàn bộ nội dung trò chuyện của anh/chị."
 KEPT = "Dạ, em giữ nguyên. Anh/chị cần hỏi gì cứ nhắn em nhé."
 
@@ -50,6 +57,17 @@ class Delivery:
 
     message_id: int
     outbound: Outbound
+    sent: bool = False  # already delivered (a channel retried a message handled before)
+
+
+def media_label(inbound: Inbound, caption: str) -> str:
+    """How a photo, file or voice message is stored and shown in the console: the volunteer is
+    warned that photos may show ID papers."""
+    if not inbound.media:
+        return caption
+    label = f"[{MEDIA_LABELS.get(inbound.media, inbound.media)}"
+    label += " — có thể chứa giấy tờ tùy thân, đừng yêu cầu gửi]" if inbound.media in ("photo", "document") else "]"
+    return f"{label} {caption}".strip()
 
 
 def is_app_command(payload: str | None) -> bool:
@@ -81,11 +99,11 @@ class Router:
             command = button.intent_payload if button else None
             if conversation.owner == Owner.closed and not is_app_command(command):  # a new question starts afresh
                 conversation = repo.new_conversation(session, conversation.citizen_id)
-            shown = button.title if button else masked.text
+            shown = button.title if button else media_label(inbound, masked.text)
             message = repo.record_inbound(session, conversation, inbound, shown, masked.kinds)
             if message is None:  # the channel retried a message already handled
                 previous = repo.find_inbound(session, inbound.channel, inbound.message_id)
-                return [Delivery(m.id, repo.as_outbound(m)) for m in repo.replies_to(session, previous)]
+                return [Delivery(m.id, repo.as_outbound(m), m.status == "sent") for m in repo.replies_to(session, previous)]
             conversation_id, sender, message_id = conversation.id, conversation.rasa_sender_id, message.id
         turn = None
         async with self._lock(conversation_id):
@@ -97,6 +115,8 @@ class Router:
                 replies = handled
             elif owner != Owner.bot:
                 replies += await self._for_volunteer(conversation_id, message_id, owner)
+            elif inbound.media:  # the bot cannot read photos, files or voice: never sent to Rasa
+                replies.append(MEDIA_NOT_READ)
             else:
                 # Citizen text reaches Rasa normalised: punctuation is gone, so a leading "/" can
                 # never be taken as an intent command; only the app's own button keys can.
@@ -175,7 +195,7 @@ class Router:
     @staticmethod
     def _store(session, conversation_id: int, channel: str, outbound: Outbound, status: str = "pending") -> Delivery:
         keyed = repo.with_button_keys(session, conversation_id, outbound)
-        return Delivery(repo.record_outbound(session, conversation_id, channel, keyed, status).id, keyed)
+        return Delivery(repo.record_outbound(session, conversation_id, channel, keyed, status).id, keyed, status == "sent")
 
     async def push(self, channel: str, user_id: str, outbound: Outbound, conversation_id: int | None = None) -> Delivery:
         """Store a message that is not a reply to a request (a volunteer's answer, a notice) and

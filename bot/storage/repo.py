@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.messages import Button, Inbound, Outbound
-from bot.storage.models import ButtonKey, Citizen, Conversation, GuideEvent, Message, Turn, utcnow
+from bot.storage.models import ButtonKey, ChannelEvent, Citizen, Conversation, GuideEvent, Message, Turn, utcnow
 
 
 def conversation_for(session: Session, channel: str, user_id: str, inbound: bool = True) -> Conversation:
@@ -47,7 +47,7 @@ def record_inbound(
     message = Message(
         conversation_id=conversation.id, direction="in", channel=inbound.channel,
         channel_message_id=inbound.message_id, author="citizen", text=text, masked=sorted(masked),
-        status="received",
+        status="received", media={"kind": inbound.media, "ref": inbound.media_ref} if inbound.media else None,
     )
     if inbound.message_id is None:  # nothing to be a duplicate of
         session.add(message)
@@ -139,3 +139,25 @@ def as_outbound(message: Message) -> Outbound:
 def record_guide_event(session: Session, rasa_sender_id: str, slug: str, event) -> None:
     session.add(GuideEvent(rasa_sender_id=rasa_sender_id, slug=slug, step=event.step, event=event.name,
                            detail=(event.detail or None) and event.detail[:200]))
+
+
+def accept_event(session: Session, channel: str, event_id: str, payload: dict) -> int | None:
+    """Store a webhook event before it is processed; None when the channel delivered it before."""
+    try:
+        with session.begin_nested():
+            event = ChannelEvent(channel=channel, event_id=event_id, payload=payload)
+            session.add(event)
+    except IntegrityError:
+        return None
+    return event.id
+
+
+def unprocessed_events(session: Session, channel: str) -> list[ChannelEvent]:
+    """Events stored but never processed (the process stopped in between)."""
+    return list(session.scalars(select(ChannelEvent).where(
+        ChannelEvent.channel == channel, ChannelEvent.processed_at.is_(None)).order_by(ChannelEvent.id)))
+
+
+def finish_event(session: Session, event_id: int, error: str | None = None) -> None:
+    session.execute(update(ChannelEvent).where(ChannelEvent.id == event_id)
+                    .values(processed_at=utcnow(), error=error and error[:2000]))

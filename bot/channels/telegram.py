@@ -1,0 +1,247 @@
+"""Citizens on Telegram (python-telegram-bot): updates ⇄ neutral messages, nothing else.
+
+Webhook mode (`TELEGRAM_WEBHOOK_URL` set): `POST /webhooks/telegram`, checked against the secret
+token, is stored and acknowledged at once, then processed in the background by an Application
+without an Updater. Polling mode (a developer without a public URL): one process — the one that
+holds the polling lock — deletes any webhook and long-polls `getUpdates`; updates take the same
+path. Updates are idempotent on `update_id`.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import fcntl
+import hmac
+import json
+import logging
+import re
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatAction
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
+
+from bot.channels.inbox import EventInbox, Outbox, PermanentFailure
+from bot.events import EventBus
+from bot.messages import Inbound, Outbound
+from bot.rasa_client import RasaUnavailable
+from bot.router import Router
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+CHANNEL = "telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_BODY = 1 << 20
+MAX_TEXT = 4096
+MAX_ATTEMPTS = 4
+START_TEXT = "xin chào"  # /start is a greeting: Rasa answers with the welcome and the privacy notice
+BUSY = "Dạ, hệ thống đang bận, anh/chị vui lòng nhắn lại sau ít phút ạ."
+MEDIA_FILTER = (filters.PHOTO | filters.Document.ALL | filters.VOICE | filters.AUDIO | filters.VIDEO
+                | filters.VIDEO_NOTE | filters.Sticker.ALL | filters.LOCATION)
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Parts of at most `limit` characters, cut after a sentence or a line where possible."""
+    parts, rest = [], text.strip()
+    while len(rest) > limit:
+        cuts = [m.end() for m in _SENTENCE_END.finditer(rest, 0, limit + 1) if m.start() <= limit]
+        cut = cuts[-1] if cuts and cuts[-1] > limit // 3 else (rest.rfind(" ", 0, limit) + 1 or limit)
+        parts.append(rest[:cut].strip())
+        rest = rest[cut:].strip()
+    return parts + [rest] if rest else parts
+
+
+def keyboard(outbound: Outbound) -> InlineKeyboardMarkup | None:
+    """One button per row: titles are Vietnamese phrases, too long to sit side by side on a phone.
+    Payloads are the app's short keys (callback_data holds at most 64 bytes)."""
+    if not outbound.buttons:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.title, callback_data=b.payload)] for b in outbound.buttons])
+
+
+def media_of(update: Update) -> tuple[str, str | None]:
+    message = update.effective_message
+    if message.photo:
+        return "photo", message.photo[-1].file_id
+    if message.location:
+        return "location", f"{message.location.latitude},{message.location.longitude}"
+    for kind in ("document", "voice", "audio", "video", "video_note", "sticker"):
+        item = getattr(message, kind)
+        if item is not None:
+            return {"audio": "voice", "video_note": "video"}.get(kind, kind), item.file_id
+    return "document", None
+
+
+class TelegramChannel:
+    def __init__(self, settings: Settings, router: Router, bus: EventBus):
+        self.settings = settings
+        self.router = router
+        self.application = (Application.builder().token(settings.telegram_token)
+                            .base_url(settings.telegram_api_url).updater(None).build())
+        for handler in (CommandHandler("start", self.on_start), CallbackQueryHandler(self.on_button),
+                        MessageHandler(MEDIA_FILTER, self.on_media), MessageHandler(filters.TEXT, self.on_text)):
+            self.application.add_handler(handler)
+        self.inbox = EventInbox(CHANNEL, self._process)
+        self.outbox = Outbox(CHANNEL, self.send, bus)
+        self._polling: asyncio.Task | None = None
+        self._lock_file = None
+        self.routes = APIRouter()
+        self.routes.add_api_route("/webhooks/telegram", self.webhook, methods=["POST"])
+
+    # -- life cycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.application.initialize()  # getMe: a wrong token fails here, loudly
+        await self.inbox.recover()
+        if self.settings.telegram_webhook_url:
+            await self.application.bot.set_webhook(self.settings.telegram_webhook_url,
+                                                   secret_token=self.settings.telegram_secret or None,
+                                                   allowed_updates=["message", "callback_query"])
+        elif self._take_polling_lock():
+            self._polling = asyncio.create_task(self._poll())
+        else:
+            log.info("telegram: another process polls; this one only sends")
+
+    async def stop(self) -> None:
+        if self._polling:
+            self._polling.cancel()
+            await asyncio.gather(self._polling, return_exceptions=True)
+        if self._lock_file:
+            self._lock_file.close()  # releases the polling lock
+        await self.inbox.drain()
+        await self.application.shutdown()
+
+    @property
+    def polling(self) -> bool:
+        return self._polling is not None and not self._polling.done()
+
+    def _take_polling_lock(self) -> bool:
+        """Only one process may call getUpdates (Telegram answers the others 409 Conflict)."""
+        path = Path(self.settings.var_dir) / "run" / "telegram-polling.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock_file = path.open("w")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_file.close()
+            self._lock_file = None
+            return False
+        return True
+
+    async def _poll(self) -> None:
+        bot = self.application.bot
+        await bot.delete_webhook()
+        offset, delay = None, 1.0
+        while True:
+            try:
+                updates = await bot.get_updates(offset=offset, timeout=25,
+                                                allowed_updates=["message", "callback_query"])
+                delay = 1.0
+            except RetryAfter as exc:
+                await asyncio.sleep(_seconds(exc.retry_after))
+                continue
+            except NetworkError as exc:  # includes timeouts: back off, then poll again
+                log.warning("telegram polling: %s; again in %.0f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60)
+                continue
+            for update in updates:
+                await self.inbox.receive(str(update.update_id), update.to_dict())
+                offset = update.update_id + 1
+
+    # -- inbound --------------------------------------------------------------------------------
+
+    async def webhook(self, request: Request) -> JSONResponse:
+        given = request.headers.get(SECRET_HEADER, "")
+        if not self.settings.telegram_secret or not hmac.compare_digest(given.encode(), self.settings.telegram_secret.encode()):
+            log.warning("telegram webhook: wrong secret token from %s", request.client.host if request.client else "?")
+            return JSONResponse({"error": "wrong secret token"}, status_code=403)
+        raw = await request.body()
+        if len(raw) > MAX_BODY:
+            log.warning("telegram webhook: body of %d bytes refused", len(raw))
+            return JSONResponse({"error": "body too large"}, status_code=413)
+        try:
+            payload = json.loads(raw)
+            update_id = payload["update_id"]
+            if not isinstance(update_id, int):
+                raise TypeError("update_id is not an integer")
+        except (ValueError, TypeError, KeyError) as exc:
+            log.warning("telegram webhook: malformed update: %r", exc)
+            return JSONResponse({"error": "malformed update"}, status_code=400)
+        await self.inbox.receive(str(update_id), payload)
+        return JSONResponse({"ok": True})
+
+    async def _process(self, payload: dict) -> None:
+        await self.application.process_update(Update.de_json(payload, self.application.bot))
+
+    async def on_start(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._route(update, START_TEXT)
+
+    async def on_text(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._route(update, update.effective_message.text)
+
+    async def on_button(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        try:
+            await update.callback_query.answer()  # stops the button's spinner, whatever follows
+        except BadRequest as exc:  # too old to answer (processed after an outage): the click still counts
+            log.info("telegram: callback query not answered: %s", exc)
+        await self._route(update, update.callback_query.data or "")
+
+    async def on_media(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        kind, ref = media_of(update)
+        await self._route(update, update.effective_message.caption or "", kind, ref)
+
+    async def _route(self, update: Update, text: str, media: str | None = None, ref: str | None = None) -> None:
+        chat_id = str(update.effective_chat.id)
+        typing = asyncio.create_task(self._typing(chat_id))
+        try:
+            deliveries = await self.router.handle(Inbound(CHANNEL, chat_id, text, str(update.update_id), media, ref))
+        except RasaUnavailable as exc:
+            log.error("rasa unavailable: %s", exc)
+            await self.send(chat_id, Outbound(BUSY))
+            return
+        finally:
+            typing.cancel()
+        await self.outbox.deliver(chat_id, deliveries)
+
+    async def _typing(self, chat_id: str) -> None:
+        try:
+            await self.application.bot.send_chat_action(chat_id, ChatAction.TYPING)
+        except TelegramError as exc:  # cosmetic only
+            log.debug("telegram: no typing action: %s", exc)
+
+    # -- outbound -------------------------------------------------------------------------------
+
+    async def send(self, chat_id: str, outbound: Outbound) -> None:
+        parts = split_text(outbound.text) or [""]
+        for number, part in enumerate(parts, 1):
+            markup = keyboard(outbound) if number == len(parts) else None
+            await self._with_retries(lambda: self.application.bot.send_message(chat_id, part, reply_markup=markup))
+
+    @staticmethod
+    async def _with_retries(call) -> None:
+        """429 waits as long as Telegram says; network errors back off; refusals are final."""
+        delay = 0.5
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                await call()
+                return
+            except RetryAfter as exc:
+                if attempt == MAX_ATTEMPTS:
+                    raise
+                await asyncio.sleep(_seconds(exc.retry_after))
+            except (Forbidden, BadRequest) as exc:  # blocked by the user, chat gone, bad request
+                raise PermanentFailure(str(exc)) from exc
+            except NetworkError:
+                if attempt == MAX_ATTEMPTS:
+                    raise
+                await asyncio.sleep(delay)
+                delay *= 2
+
+
+def _seconds(retry_after: int | float | dt.timedelta) -> float:
+    return retry_after.total_seconds() if isinstance(retry_after, dt.timedelta) else float(retry_after)

@@ -1,0 +1,194 @@
+"""Citizens on Telegram, end to end with the real Rasa and app, against a local server that
+implements the Bot API contract: webhook and polling, buttons, media, volunteer handoff, retries,
+idempotency and forged webhooks."""
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import func, select, update
+
+from bot.settings import get_settings
+from bot.storage.db import session_scope
+from bot.storage.models import ChannelEvent, Turn, Volunteer
+from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.integration.people import Console
+from tests.integration.replica import Replica
+
+SECRET = "citizen-hook-secret_2"
+WEBHOOK_URL = "https://hotro.example.vn/webhooks/telegram"
+_users = iter(range(8100, 8999))
+
+
+@pytest.fixture(scope="module")
+def telegram():
+    with FakeTelegramAPI() as api:
+        yield api
+
+
+def settings_for(telegram: FakeTelegramAPI, **extra):
+    return get_settings().model_copy(update={
+        "telegram_token": telegram.token, "telegram_api_url": telegram.base_url, "telegram_secret": SECRET, **extra})
+
+
+@pytest.fixture(scope="module")
+def replica(stack, telegram):
+    with Replica(settings_for(telegram, telegram_webhook_url=WEBHOOK_URL)) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def nobody_on_duty(loaded_db):
+    with session_scope() as session:
+        session.execute(update(Volunteer).values(online=False))
+
+
+class TelegramCitizen:
+    """A citizen writing to the bot in a private chat; Telegram delivers to the webhook."""
+
+    def __init__(self, telegram: FakeTelegramAPI, replica: Replica):
+        self.telegram, self.replica = telegram, replica
+        self.id = next(_users)
+        telegram.add_user(self.id, "Hoa")
+        telegram.add_chat(self.id)
+        self.seen = 0
+
+    def deliver(self, update: dict, secret: str = SECRET) -> httpx.Response:
+        return httpx.post(self.replica.url + "/webhooks/telegram", json=update,
+                          headers={"X-Telegram-Bot-Api-Secret-Token": secret}, timeout=30)
+
+    def say(self, text: str) -> None:
+        assert self.deliver(self.telegram.make_message_update(self.id, self.id, text)).status_code == 200
+
+    def click(self, message: dict, title: str) -> dict:
+        data = next(b["callback_data"] for row in message["reply_markup"]["inline_keyboard"] for b in row
+                    if b["text"] == title)
+        update_ = self.telegram.make_callback_query_update(self.id, self.id, message["message_id"], data)
+        assert self.deliver(update_).status_code == 200
+        return update_
+
+    def reply(self, predicate=lambda m: True) -> dict:
+        """The first message sent to this citizen after the last one returned that matches
+        (a stored Message object: text, reply_markup), waiting for it if need be."""
+        self.telegram.wait_for_call("sendMessage", lambda p: p["chat_id"] == self.id and self._next(predicate) is not None)
+        message = self._next(predicate)
+        self.seen = message["message_id"]
+        return message
+
+    def _next(self, predicate) -> dict | None:
+        return next((m for m in self.telegram.sent_messages(self.id)
+                     if m["message_id"] > self.seen and predicate({"text": "", **m})), None)
+
+
+def test_webhook_is_registered_with_its_secret(replica, telegram):
+    telegram.wait_for_call("setWebhook")
+    assert telegram.webhook["url"] == WEBHOOK_URL and telegram.webhook["secret_token"] == SECRET
+
+
+def test_question_buttons_guide_then_a_volunteer_and_back(replica, telegram):
+    citizen = TelegramCitizen(telegram, replica)
+    citizen.say("/start")
+    assert "trợ lý ảo" in citizen.reply(lambda m: "trợ lý ảo" in m["text"])["text"]
+    telegram.wait_for_call("sendChatAction", lambda p: p["chat_id"] == citizen.id and p["action"] == "typing")
+
+    citizen.say("đăng ký khai sinh cần giấy tờ gì")
+    answer = citizen.reply(lambda m: "Lệ phí" in str(m.get("reply_markup")))
+    click = citizen.click(answer, "Lệ phí")
+    telegram.wait_for_call("answerCallbackQuery", lambda p: p["callback_query_id"] == click["callback_query"]["id"])
+    assert "lệ phí" in citizen.reply(lambda m: "lệ phí" in m["text"].lower())["text"].lower()
+
+    citizen.say("hướng dẫn tôi nộp khai sinh trực tuyến")
+    ready = citizen.reply(lambda m: "Bắt đầu" in str(m.get("reply_markup")))
+    citizen.click(ready, "Bắt đầu")
+    assert citizen.reply(lambda m: m["text"].startswith("Bước 1/"))
+
+    lan = Console(replica.url, "Lan")
+    events = lan.stream()
+    citizen.say("cho tôi gặp tình nguyện viên")
+    citizen.reply(lambda m: "em đã báo tình nguyện viên" in m["text"])
+    handoff = events.wait_for(lambda d: d["kind"] == "queued", name="handoff")["handoff_id"]
+    assert lan.post(f"/console/api/handoffs/{handoff}/claim").status_code == 200
+    citizen.reply(lambda m: m["text"] == "Dạ, tình nguyện viên Lan đang hỗ trợ anh/chị.")
+    assert lan.send(handoff, "Dạ, chị đang ở màn hình nào ạ?").status_code == 200
+    citizen.reply(lambda m: m["text"] == "Dạ, chị đang ở màn hình nào ạ?")
+    citizen.say("màn hình đăng nhập")
+    events.wait_for(lambda d: d["handoff_id"] == handoff and d["message"]["text"] == "màn hình đăng nhập")
+    photo = telegram.make_message_update(citizen.id, citizen.id, "ảnh màn hình")
+    message = photo["message"]
+    message["caption"] = message.pop("text")
+    message["photo"] = [{"file_id": "AgACAgUAAxkBAAIB", "file_unique_id": "AQADx", "width": 90, "height": 51},
+                        {"file_id": "AgACAgUAAxkBAAIC", "file_unique_id": "AQADy", "width": 1280, "height": 720}]
+    assert citizen.deliver(photo).status_code == 200
+    shown = events.wait_for(lambda d: d["handoff_id"] == handoff and d["message"]["text"].startswith("[Ảnh"))
+    assert "giấy tờ tùy thân" in shown["message"]["text"] and shown["message"]["text"].endswith("ảnh màn hình")
+
+    assert lan.post(f"/console/api/handoffs/{handoff}/hand-back", {"step": 1}).status_code == 200
+    citizen.reply(lambda m: "Trợ lý ảo tiếp tục hướng dẫn anh/chị từ bước 1" in m["text"])
+    step = citizen.reply(lambda m: m["text"].startswith("Bước 1/"))
+    citizen.click(step, "Xong")
+    assert citizen.reply(lambda m: m["text"].startswith("Bước 2/"))
+
+
+def test_media_to_the_bot_gets_a_kind_explanation_and_never_reaches_rasa(replica, telegram):
+    citizen = TelegramCitizen(telegram, replica)
+    voice = telegram.make_message_update(citizen.id, citizen.id, "x")
+    del voice["message"]["text"]
+    voice["message"]["voice"] = {"file_id": "AwACAgUAAxkBAAIE", "file_unique_id": "AgADz", "duration": 4,
+                                 "mime_type": "audio/ogg"}
+    with session_scope() as session:
+        turns = session.scalar(select(func.count()).select_from(Turn))
+    assert citizen.deliver(voice).status_code == 200
+    explained = citizen.reply(lambda m: "chưa đọc được" in m["text"])
+    assert "Gặp tình nguyện viên" in str(explained["reply_markup"])
+    with session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(Turn)) == turns
+
+
+def test_a_redelivered_update_is_processed_once(replica, telegram):
+    citizen = TelegramCitizen(telegram, replica)
+    update_ = telegram.make_message_update(citizen.id, citizen.id, "lệ phí làm căn cước bao nhiêu")
+    assert citizen.deliver(update_).status_code == 200
+    assert citizen.deliver(update_).status_code == 200
+    citizen.reply(lambda m: "căn cước" in m["text"].lower())
+    with session_scope() as session:
+        events = session.scalar(select(func.count()).select_from(ChannelEvent).where(
+            ChannelEvent.channel == "telegram", ChannelEvent.event_id == str(update_["update_id"])))
+        assert events == 1
+    texts = [m["text"] for m in telegram.sent_messages(citizen.id)]
+    assert len(texts) == len(set(texts)), "a reply was sent twice"
+
+
+def test_rate_limited_replies_wait_as_told_and_arrive(replica, telegram):
+    citizen = TelegramCitizen(telegram, replica)
+    telegram.fail_next("sendMessage", times=1, retry_after=1)
+    citizen.say("làm căn cước ở đâu")
+    assert "căn cước" in citizen.reply(lambda m: "căn cước" in m["text"].lower())["text"].lower()
+
+
+@pytest.mark.parametrize("body, headers, status", [
+    (b'{"update_id": 1}', {"X-Telegram-Bot-Api-Secret-Token": "wrong"}, 403),
+    (b'{"update_id": 1}', {}, 403),
+    (b"{not json", {"X-Telegram-Bot-Api-Secret-Token": SECRET}, 400),
+    (b'{"message": {}}', {"X-Telegram-Bot-Api-Secret-Token": SECRET}, 400),
+    (b'{"update_id": "7"}', {"X-Telegram-Bot-Api-Secret-Token": SECRET}, 400),
+    (b"{" + b" " * (1 << 20) + b"}", {"X-Telegram-Bot-Api-Secret-Token": SECRET}, 413),
+])
+def test_forged_or_malformed_webhooks_are_rejected_and_store_nothing(replica, body, headers, status):
+    with session_scope() as session:
+        before = session.scalar(select(func.count()).select_from(ChannelEvent))
+    response = httpx.post(replica.url + "/webhooks/telegram", content=body,
+                          headers={"Content-Type": "application/json", **headers})
+    assert response.status_code == status and "error" in response.json()
+    with session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(ChannelEvent)) == before
+
+
+def test_polling_mode_deletes_the_webhook_and_only_one_process_polls(stack, telegram):
+    settings = settings_for(telegram, telegram_webhook_url="")
+    with Replica(settings) as first, Replica(settings) as second:
+        telegram.wait_for_call("deleteWebhook")
+        assert telegram.webhook is None
+        citizen = TelegramCitizen(telegram, first)
+        telegram.push_update(telegram.make_message_update(citizen.id, citizen.id, "đăng ký kết hôn cần giấy tờ gì"))
+        assert "kết hôn" in citizen.reply(lambda m: "kết hôn" in m["text"].lower())["text"].lower()
+        pollers = [r for r in (first, second) if r.app.state.telegram.polling]
+        assert len(pollers) == 1
