@@ -35,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     volunteer.add_parser("disable", help="lock an account and end its sessions").add_argument("username")
     volunteer.add_parser("list", help="list accounts")
 
+    zalo = groups.add_parser("zalo", help="Zalo Official Account").add_subparsers(dest="command", required=True)
+    zalo.add_parser("authorize", help="store a new refresh token (read from stdin) and exchange it now; "
+                    "for when the token chain broke")
+
     groups.add_parser("run", help="start Rasa, the action server and the gateway; Ctrl-C stops all")
 
     args = parser.parse_args(argv)
@@ -67,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.console.accounts import accounts_command
 
         return accounts_command(args)
+    if args.group == "zalo":
+        from bot.channels.zalo_api import authorize_command
+
+        return authorize_command(sys.stdin.readline().strip())
     if args.group == "run":
         from bot.supervisor import run_forever
 

@@ -15,6 +15,7 @@ from bot.channels.disabled import disabled_webhook
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_volunteers import VolunteerTelegram
 from bot.channels.web import STATIC, WebChannel
+from bot.channels.zalo import ZaloChannel
 from bot.console.api import STATIC as CONSOLE_STATIC
 from bot.console.api import Console
 from bot.console.stream import ConsoleStream
@@ -42,7 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     console = Console(router, handoffs, ConsoleStream(bus), settings)
     volunteer_telegram = VolunteerTelegram(settings, handoffs, bus) if settings.volunteer_telegram_token else None
     telegram = TelegramChannel(settings, router, bus) if settings.telegram_token else None
-    channels = [c for c in (volunteer_telegram, telegram) if c is not None]
+    zalo = ZaloChannel(settings, router, bus) if settings.zalo_app_id and settings.zalo_oa_secret else None
+    channels = [c for c in (volunteer_telegram, telegram, zalo) if c is not None]
 
     async def every(seconds: float, job) -> None:
         while True:
@@ -66,6 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for channel in channels:
             await channel.start()
         jobs = [asyncio.create_task(every(3600, purge)), asyncio.create_task(every(30, expire_claims))]
+        if zalo:
+            jobs.append(asyncio.create_task(every(600, zalo.keep_tokens_fresh)))
         yield
         for job in jobs:
             job.cancel()
@@ -93,7 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console.routes)
     app.include_router(health_routes(rasa, settings.actions_url))
     app.include_router(telegram.routes if telegram else disabled_webhook("telegram"))
-    app.include_router(disabled_webhook("zalo"))
+    app.include_router(zalo.routes if zalo else disabled_webhook("zalo"))
     app.include_router(volunteer_telegram.routes if volunteer_telegram else disabled_webhook("telegram-volunteers"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC), name="console-static")

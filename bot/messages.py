@@ -1,6 +1,7 @@
 """Neutral message types: what channels parse their wire format into and render out of."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 
@@ -31,3 +32,20 @@ class Outbound:
 
     def as_dict(self) -> dict:
         return {"text": self.text, "buttons": [b.as_dict() for b in self.buttons]}
+
+
+# Where a long text may be cut, best first: paragraph, line, sentence end, any space.
+_BOUNDARIES = (re.compile(r"\n\s*\n"), re.compile(r"\n"), re.compile(r"[.!?…](?=\s)"), re.compile(r"\s"))
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """`text` in parts of at most `limit` characters (a channel's message size), cut at the best
+    boundary in the second half of each part."""
+    parts, rest = [], text.strip()
+    while len(rest) > limit:
+        window = rest[:limit + 1]  # one more character, so a boundary right at the limit is seen
+        cut = next((ends[-1] for pattern in _BOUNDARIES
+                    if (ends := [m.end() for m in pattern.finditer(window) if limit // 2 < m.end() <= limit])), limit)
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    return parts + [rest]

@@ -14,7 +14,6 @@ import fcntl
 import hmac
 import json
 import logging
-import re
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -26,7 +25,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 
 from bot.channels.inbox import EventInbox, Outbox, PermanentFailure
 from bot.events import EventBus
-from bot.messages import Inbound, Outbound
+from bot.messages import Inbound, Outbound, split_text
 from bot.rasa_client import RasaUnavailable
 from bot.router import Router
 from bot.settings import Settings
@@ -41,18 +40,6 @@ START_TEXT = "xin chào"  # /start is a greeting: Rasa answers with the welcome 
 BUSY = "Dạ, hệ thống đang bận, anh/chị vui lòng nhắn lại sau ít phút ạ."
 MEDIA_FILTER = (filters.PHOTO | filters.Document.ALL | filters.VOICE | filters.AUDIO | filters.VIDEO
                 | filters.VIDEO_NOTE | filters.Sticker.ALL | filters.LOCATION)
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
-
-
-def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Parts of at most `limit` characters, cut after a sentence or a line where possible."""
-    parts, rest = [], text.strip()
-    while len(rest) > limit:
-        cuts = [m.end() for m in _SENTENCE_END.finditer(rest, 0, limit + 1) if m.start() <= limit]
-        cut = cuts[-1] if cuts and cuts[-1] > limit // 3 else (rest.rfind(" ", 0, limit) + 1 or limit)
-        parts.append(rest[:cut].strip())
-        rest = rest[cut:].strip()
-    return parts + [rest] if rest else parts
 
 
 def keyboard(outbound: Outbound) -> InlineKeyboardMarkup | None:
@@ -217,7 +204,7 @@ class TelegramChannel:
     # -- outbound -------------------------------------------------------------------------------
 
     async def send(self, chat_id: str, outbound: Outbound) -> None:
-        parts = split_text(outbound.text) or [""]
+        parts = split_text(outbound.text, MAX_TEXT)
         for number, part in enumerate(parts, 1):
             markup = keyboard(outbound) if number == len(parts) else None
             await self._with_retries(lambda: self.application.bot.send_message(chat_id, part, reply_markup=markup))

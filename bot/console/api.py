@@ -30,6 +30,8 @@ STATIC = Path(__file__).with_name("static")
 SECRET_WARNING = ("Tin nhắn này có nhắc đến mật khẩu, mã OTP hoặc số giấy tờ. Tình nguyện viên không bao giờ "
                   "xin những thông tin này; người dân tự nhập trên máy của mình. Anh/chị kiểm tra lại trước khi gửi.")
 PREVIEW_CHARS = 140
+ZALO_FREE_FOR, ZALO_CLOSED_AFTER = dt.timedelta(hours=48), dt.timedelta(days=7)
+NOT_DELIVERED = "Tin nhắn chưa gửi được tới người dân qua {channel}. Anh/chị thử lại sau hoặc ghi chú lại."
 
 
 class Login(BaseModel):
@@ -70,6 +72,25 @@ def load_canned(path: Path) -> list[dict[str, str]]:
 
 def _seconds_since(value: dt.datetime) -> int:
     return int((utcnow() - as_utc(value)).total_seconds())
+
+
+def channel_window(session, handoff: Handoff, now: dt.datetime | None = None) -> str | None:
+    """Zalo lets an OA answer freely for 48 hours after the citizen's last message and not at all
+    after 7 days: the volunteer sees where this conversation stands."""
+    if handoff.channel != "zalo":
+        return None
+    citizen = session.get(Citizen, session.get(Conversation, handoff.conversation_id).citizen_id)
+    if citizen.last_inbound_at is None:
+        return "Zalo: người dân chưa nhắn tin cho OA, chưa gửi được tin."
+    quiet = (now or utcnow()) - as_utc(citizen.last_inbound_at)
+    hours = int(quiet.total_seconds() // 3600)
+    if quiet >= ZALO_CLOSED_AFTER:
+        return f"Zalo: người dân không nhắn đã {hours // 24} ngày, OA không gửi được tin nữa. Hãy nhờ họ nhắn lại."
+    if quiet >= ZALO_FREE_FOR:
+        left = int((ZALO_CLOSED_AFTER - quiet).total_seconds() // 3600)
+        return f"Zalo: đã quá 48 giờ từ tin nhắn cuối; còn {left} giờ trước khi OA không gửi được tin."
+    left = int((ZALO_FREE_FOR - quiet).total_seconds() // 3600)
+    return f"Zalo: còn {left} giờ trong khung 48 giờ kể từ tin nhắn cuối của người dân." if left < 12 else None
 
 
 class Console:
@@ -206,7 +227,7 @@ class Console:
                 "volunteer": {"id": holder.id, "name": holder.display_name} if holder else None,
                 "packet": handoff.packet, "messages": [message_view(m) for m in messages],
                 "notes": [{"author": name, "text": note.text, "at": as_utc(note.created_at).isoformat()} for note, name in notes],
-                "channel_window": None}
+                "channel_window": channel_window(session, handoff)}
 
     async def claim(self, handoff_id: int, request: Request) -> dict:
         principal = self._principal(request)
@@ -227,7 +248,10 @@ class Console:
             channel, user_id, conversation_id = citizen.channel, citizen.channel_user_id, conversation.id
         delivery = await self.router.push(channel, user_id, Outbound(body.text.strip(), author="volunteer"), conversation_id)
         with session_scope() as session:
-            return JSONResponse({"message": message_view(session.get(Message, delivery.message_id))})
+            message = session.get(Message, delivery.message_id)
+            if message.status == "failed":  # the channel refused it (e.g. Zalo's 7-day window)
+                return JSONResponse({"error": NOT_DELIVERED.format(channel=channel.capitalize())}, status_code=502)
+            return JSONResponse({"message": message_view(message)})
 
     async def note(self, handoff_id: int, body: Note, request: Request) -> dict:
         with session_scope() as session:

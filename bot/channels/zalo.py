@@ -1,0 +1,144 @@
+"""Citizens on Zalo (Official Account, Open API v3): webhook events ⇄ neutral messages.
+
+`POST /webhooks/zalo` checks `X-ZEvent-Signature: mac=sha256(app_id + raw body + timestamp + OA
+secret key)` over the raw bytes (a plain SHA-256, not an HMAC) and a replay window on the body's
+`timestamp`, stores the event, answers 200 at once and processes it in the background,
+idempotent on `message.msg_id`. A button's `oa.query.hide` payload comes back as the citizen's
+(hidden) text. IDs stay strings: Zalo's exceed what a JSON number holds exactly.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from bot.channels.inbox import EventInbox, Outbox, PermanentFailure
+from bot.channels.zalo_api import MAX_BUTTON_TITLE, MAX_BUTTONS, ZaloClient, ZaloSendError
+from bot.events import EventBus
+from bot.messages import Button, Inbound, Outbound
+from bot.rasa_client import RasaUnavailable
+from bot.router import Router
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+CHANNEL = "zalo"
+SIGNATURE_HEADER = "X-ZEvent-Signature"
+MAX_BODY = 1 << 20
+FUTURE_SKEW = dt.timedelta(minutes=5)
+WELCOME_TEXT = "xin chào"  # a new follower is greeted like a citizen saying hello
+MORE_CHOICES = "Lựa chọn khác:"
+BUSY = "Dạ, hệ thống đang bận, anh/chị vui lòng nhắn lại sau ít phút ạ."
+MEDIA_EVENTS = {"user_send_image": "photo", "user_send_gif": "photo", "user_send_file": "document",
+                "user_send_audio": "voice", "user_send_video": "video", "user_send_sticker": "sticker",
+                "user_send_location": "location"}
+IGNORED_EVENTS = {"unfollow", "user_seen_message", "user_received_message", "oa_send_text"}
+
+
+def signature(app_id: str, raw: bytes, timestamp: str, oa_secret: str) -> str:
+    return hashlib.sha256(app_id.encode() + raw + timestamp.encode() + oa_secret.encode()).hexdigest()
+
+
+def event_id(payload: dict, raw: bytes) -> str:
+    message = payload.get("message") if isinstance(payload.get("message"), dict) else {}
+    return str(message.get("msg_id") or "sha256:" + hashlib.sha256(raw).hexdigest())
+
+
+def media_ref(message: dict) -> str | None:
+    attachment = next(iter(message.get("attachments") or []), {})
+    payload = attachment.get("payload") or {}
+    if "coordinates" in payload:
+        return f"{payload['coordinates'].get('latitude')},{payload['coordinates'].get('longitude')}"
+    return payload.get("url")
+
+
+class ZaloChannel:
+    def __init__(self, settings: Settings, router: Router, bus: EventBus, client: ZaloClient | None = None):
+        self.settings = settings
+        self.router = router
+        self.client = client or ZaloClient(settings)
+        self.inbox = EventInbox(CHANNEL, self._process)
+        self.outbox = Outbox(CHANNEL, self.send, bus)
+        self.routes = APIRouter()
+        self.routes.add_api_route("/webhooks/zalo", self.webhook, methods=["POST"])
+
+    async def start(self) -> None:
+        await self.inbox.recover()
+
+    async def keep_tokens_fresh(self) -> None:
+        """Refresh before expiry even when nobody writes: an unused refresh token expires too."""
+        await self.client.access_token()
+
+    async def stop(self) -> None:
+        await self.inbox.drain()
+        await self.client.close()
+
+    async def webhook(self, request: Request) -> JSONResponse:
+        raw = await request.body()
+        if len(raw) > MAX_BODY:
+            return self._reject(413, f"body of {len(raw)} bytes", request)
+        try:
+            payload = json.loads(raw)
+            timestamp = str(payload["timestamp"])
+            sent_at = dt.datetime.fromtimestamp(int(timestamp) / 1000, dt.timezone.utc)
+        except (ValueError, TypeError, KeyError, OverflowError) as exc:
+            return self._reject(400, f"malformed event: {exc!r}", request)
+        given = request.headers.get(SIGNATURE_HEADER, "").removeprefix("mac=")
+        expected = signature(self.settings.zalo_app_id, raw, timestamp, self.settings.zalo_oa_secret)
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            return self._reject(401, "bad signature", request)
+        now = dt.datetime.now(dt.timezone.utc)
+        if not now - dt.timedelta(hours=self.settings.zalo_replay_window_hours) <= sent_at <= now + FUTURE_SKEW:
+            return self._reject(401, f"timestamp {sent_at.isoformat()} outside the replay window", request)
+        await self.inbox.receive(event_id(payload, raw), payload)
+        return JSONResponse({"ok": True})
+
+    @staticmethod
+    def _reject(status: int, reason: str, request: Request) -> JSONResponse:
+        log.warning("zalo webhook rejected (%d) from %s: %s", status, request.client.host if request.client else "?", reason)
+        return JSONResponse({"error": reason.split(":")[0]}, status_code=status)
+
+    async def _process(self, payload: dict) -> None:
+        name = payload.get("event_name")
+        message = payload.get("message") if isinstance(payload.get("message"), dict) else {}
+        if name == "user_send_text":
+            await self._route(str(payload["sender"]["id"]), message.get("text") or "", str(message.get("msg_id")))
+        elif name in MEDIA_EVENTS:
+            await self._route(str(payload["sender"]["id"]), message.get("text") or "", str(message.get("msg_id")),
+                              MEDIA_EVENTS[name], media_ref(message))
+        elif name == "follow":
+            follower = str(payload["follower"]["id"])
+            await self._route(follower, WELCOME_TEXT, f"follow:{follower}:{payload['timestamp']}")
+        elif name in IGNORED_EVENTS:
+            log.info("zalo: %s acknowledged", name)
+        else:
+            log.warning("zalo: unknown event %r acknowledged and ignored", name)
+
+    async def _route(self, user_id: str, text: str, message_id: str, media: str | None = None,
+                     ref: str | None = None) -> None:
+        try:
+            deliveries = await self.router.handle(Inbound(CHANNEL, user_id, text, message_id, media, ref))
+        except RasaUnavailable as exc:
+            log.error("rasa unavailable: %s", exc)
+            await self.send(user_id, Outbound(BUSY))
+            return
+        await self.outbox.deliver(user_id, deliveries)
+
+    async def send(self, user_id: str, outbound: Outbound) -> None:
+        """Zalo shows at most 5 buttons under a message: further choices follow in a short one."""
+        groups = [outbound.buttons[i:i + MAX_BUTTONS] for i in range(0, len(outbound.buttons), MAX_BUTTONS)] or [()]
+        for number, buttons in enumerate(groups):
+            await self._send_one(user_id, outbound.text if number == 0 else MORE_CHOICES,
+                                 [Button(b.title[:MAX_BUTTON_TITLE], b.payload) for b in buttons])
+
+    async def _send_one(self, user_id: str, text: str, buttons: list[Button]) -> None:
+        try:
+            await self.client.send(user_id, text, buttons)
+        except ZaloSendError as exc:
+            if exc.kind in ("window_closed", "permanent"):
+                raise PermanentFailure(f"{exc.kind}: {exc}") from exc
+            raise
