@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.console import auth
+from bot.settings import get_settings
 from bot.storage.db import session_scope
 from bot.storage.models import Handoff, TelegramNotice, Volunteer
-from bot.settings import get_settings
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.integration.replica import Replica
 from tests.integration.people import ASK_HUMAN, WebCitizen
