@@ -652,7 +652,8 @@ class FakeTelegramAPI:
         self._last_update_id = 0
         self._last_query_number = 0
         self._webhook: dict | None = None
-        self._failures: dict[str, list[int]] = {}  # method -> retry_after of each coming 429
+        self._failures: dict[str, list[tuple[int, int | None]]] = {}  # method -> (retry_after, chat or any) of each 429
+        self._outages: dict[str, list[tuple[int, int | None]]] = {}  # method -> (HTTP status, chat or any) to come
         self._loop: asyncio.AbstractEventLoop | None = None  # set while serving
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -807,13 +808,23 @@ class FakeTelegramAPI:
 
     # -- Driving
 
-    def fail_next(self, method: str, times: int = 1, retry_after: int = 3) -> None:
-        """The next `times` calls of `method` get 429 "Too Many Requests: retry after <retry_after>"."""
+    def fail_next(self, method: str, times: int = 1, retry_after: int = 3, chat_id: int | None = None) -> None:
+        """The next `times` calls of `method` (to `chat_id`, if given) get 429 "Too Many Requests:
+        retry after <retry_after>"."""
         if method.lower() not in self._methods:
             raise ValueError(f"{method} is not implemented by this fake")
         name, _ = self._methods[method.lower()]
         with self._lock:
-            self._failures.setdefault(name, []).extend([retry_after] * times)
+            self._failures.setdefault(name, []).extend([(retry_after, chat_id)] * times)
+
+    def break_next(self, method: str, times: int = 1, status: int = 502, chat_id: int | None = None) -> None:
+        """The next `times` calls of `method` (to `chat_id`, if given) get what Telegram's front
+        proxy answers during an outage: a bare HTTP error with an HTML page, no JSON envelope."""
+        if method.lower() not in self._methods:
+            raise ValueError(f"{method} is not implemented by this fake")
+        name, _ = self._methods[method.lower()]
+        with self._lock:
+            self._outages.setdefault(name, []).extend([(status, chat_id)] * times)
 
     def make_message_update(self, from_user_id: int, chat_id: int, text: str) -> dict:
         """An Update with a message the user sent, stored in the chat. Writing to the bot opens the private chat."""
@@ -954,10 +965,21 @@ class FakeTelegramAPI:
                 raise _ApiError(404, "Not Found")
             params = _decode(await _read_params(request))
             with self._lock:
+                outages = self._outages.get(method, [])
+                outage = next((o for o in outages if o[1] in (None, params.get("chat_id"))), None)
+                if outage is not None:
+                    outages.remove(outage)
+                    status = outage[0]
+                    self._calls.append((method, params))
+                    self._lock.notify_all()
+                    return web.Response(status=status, content_type="text/html",
+                                        text=f"<html><body><h1>{status} Bad Gateway</h1></body></html>")
                 try:
-                    failures = self._failures.get(method)
-                    if failures:
-                        retry_after = failures.pop(0)
+                    failures = self._failures.get(method, [])
+                    failure = next((f for f in failures if f[1] in (None, params.get("chat_id"))), None)
+                    if failure is not None:
+                        failures.remove(failure)
+                        retry_after = failure[0]
                         raise _ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after)
                     result = handler(params)
                 finally:

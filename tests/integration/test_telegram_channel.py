@@ -159,9 +159,11 @@ def test_a_redelivered_update_is_processed_once(replica, telegram):
 
 def test_rate_limited_replies_wait_as_told_and_arrive(replica, telegram):
     citizen = TelegramCitizen(telegram, replica)
-    telegram.fail_next("sendMessage", times=1, retry_after=1)
+    telegram.fail_next("sendMessage", times=1, retry_after=1, chat_id=citizen.id)
     citizen.say("làm căn cước ở đâu")
-    assert "căn cước" in citizen.reply(lambda m: "căn cước" in m["text"].lower())["text"].lower()
+    delivered = citizen.reply(lambda m: "căn cước" in m["text"].lower())
+    attempts = [c for c in telegram.calls if c[0] == "sendMessage" and c[1]["chat_id"] == citizen.id]
+    assert attempts[0][1]["text"] == attempts[1][1]["text"] == delivered["text"]  # refused once, then sent
 
 
 @pytest.mark.parametrize("body, headers, status", [
@@ -192,3 +194,12 @@ def test_polling_mode_deletes_the_webhook_and_only_one_process_polls(stack, tele
         assert "kết hôn" in citizen.reply(lambda m: "kết hôn" in m["text"].lower())["text"].lower()
         pollers = [r for r in (first, second) if r.app.state.telegram.polling]
         assert len(pollers) == 1
+
+
+def test_network_errors_are_retried_with_backoff(replica, telegram):
+    citizen = TelegramCitizen(telegram, replica)
+    telegram.break_next("sendMessage", times=2, chat_id=citizen.id)
+    citizen.say("đăng ký tạm trú ở đâu")
+    assert "tạm trú" in citizen.reply(lambda m: "tạm trú" in m["text"].lower())["text"].lower()
+    attempts = [c for c in telegram.calls if c[0] == "sendMessage" and c[1]["chat_id"] == citizen.id]
+    assert len(attempts) >= 3  # two refused by the outage, then delivered
