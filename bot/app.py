@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.router = router
     app.state.handoffs = handoffs
     app.state.telegram = telegram
+    app.state.zalo = zalo
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:

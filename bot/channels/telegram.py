@@ -38,8 +38,9 @@ MAX_TEXT = 4096
 MAX_ATTEMPTS = 4
 START_TEXT = "xin chào"  # /start is a greeting: Rasa answers with the welcome and the privacy notice
 BUSY = "Dạ, hệ thống đang bận, anh/chị vui lòng nhắn lại sau ít phút ạ."
-MEDIA_FILTER = (filters.PHOTO | filters.Document.ALL | filters.VOICE | filters.AUDIO | filters.VIDEO
-                | filters.VIDEO_NOTE | filters.Sticker.ALL | filters.LOCATION)
+NEW = filters.UpdateType.MESSAGE  # an edited message is not a new question: answering twice confuses
+MEDIA_FILTER = NEW & (filters.PHOTO | filters.Document.ALL | filters.VOICE | filters.AUDIO | filters.VIDEO
+                      | filters.VIDEO_NOTE | filters.Sticker.ALL | filters.LOCATION)
 
 
 def keyboard(outbound: Outbound) -> InlineKeyboardMarkup | None:
@@ -69,8 +70,8 @@ class TelegramChannel:
         self.router = router
         self.application = (Application.builder().token(settings.telegram_token)
                             .base_url(settings.telegram_api_url).updater(None).build())
-        for handler in (CommandHandler("start", self.on_start), CallbackQueryHandler(self.on_button),
-                        MessageHandler(MEDIA_FILTER, self.on_media), MessageHandler(filters.TEXT, self.on_text)):
+        for handler in (CommandHandler("start", self.on_start, filters=NEW), CallbackQueryHandler(self.on_button),
+                        MessageHandler(MEDIA_FILTER, self.on_media), MessageHandler(NEW & filters.TEXT, self.on_text)):
             self.application.add_handler(handler)
         self.inbox = EventInbox(CHANNEL, self._process)
         self.outbox = Outbox(CHANNEL, self.send, bus)

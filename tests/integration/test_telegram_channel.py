@@ -3,13 +3,17 @@ implements the Bot API contract: webhook and polling, buttons, media, volunteer 
 idempotency and forged webhooks."""
 from __future__ import annotations
 
+import itertools
+import json
+from pathlib import Path
+
 import httpx
 import pytest
 from sqlalchemy import func, select, update
 
 from bot.settings import get_settings
 from bot.storage.db import session_scope
-from bot.storage.models import ChannelEvent, Turn, Volunteer
+from bot.storage.models import ChannelEvent, Citizen, Conversation, Message, Turn, Volunteer
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.integration.people import Console
 from tests.integration.replica import Replica
@@ -203,3 +207,46 @@ def test_network_errors_are_retried_with_backoff(replica, telegram):
     assert "tạm trú" in citizen.reply(lambda m: "tạm trú" in m["text"].lower())["text"].lower()
     attempts = [c for c in telegram.calls if c[0] == "sendMessage" and c[1]["chat_id"] == citizen.id]
     assert len(attempts) >= 3  # two refused by the outage, then delivered
+
+
+PAYLOADS = Path(__file__).parent.parent / "data" / "telegram"
+_update_ids = itertools.count(990_000_000)
+
+
+@pytest.mark.parametrize("fixture, label", [
+    ("photo.json", "[Ảnh — có thể chứa giấy tờ tùy thân"), ("document.json", "[Tệp — có thể chứa giấy tờ tùy thân"),
+    ("voice.json", "[Ghi âm]"), ("location.json", "[Vị trí]"), ("sticker.json", "[Nhãn dán]"),
+])
+def test_real_media_updates_are_stored_labelled_and_explained(replica, telegram, fixture, label):
+    citizen = TelegramCitizen(telegram, replica)
+    update_ = as_from(citizen, json.loads((PAYLOADS / fixture).read_text()))
+    assert citizen.deliver(update_).status_code == 200
+    citizen.reply(lambda m: "chưa đọc được" in m["text"])
+    stored = inbound_of(citizen)
+    assert stored[-1].text.startswith(label) and stored[-1].media["kind"] == fixture.removesuffix(".json")
+
+
+def test_an_edited_message_is_acknowledged_but_not_answered_again(replica, telegram):
+    citizen = TelegramCitizen(telegram, replica)
+    update_ = as_from(citizen, json.loads((PAYLOADS / "edited_message.json").read_text()))
+    assert citizen.deliver(update_).status_code == 200
+    event_id = str(update_["update_id"])
+    replica.run(replica.app.state.telegram.inbox.drain())
+    with session_scope() as session:
+        assert session.scalar(select(ChannelEvent.processed_at).where(ChannelEvent.event_id == event_id)) is not None
+    assert inbound_of(citizen) == [] and telegram.sent_messages(citizen.id) == []
+
+
+def as_from(citizen: TelegramCitizen, update_: dict) -> dict:
+    """A recorded update, re-addressed to this test's citizen with a fresh update_id."""
+    message = update_.get("message") or update_["edited_message"]
+    message["from"]["id"] = message["chat"]["id"] = citizen.id
+    update_["update_id"] = next(_update_ids)
+    return update_
+
+
+def inbound_of(citizen: TelegramCitizen) -> list[Message]:
+    with session_scope() as session:
+        return session.scalars(select(Message).join(Conversation).join(Citizen).where(
+            Citizen.channel == "telegram", Citizen.channel_user_id == str(citizen.id), Message.direction == "in")
+            .order_by(Message.id)).all()

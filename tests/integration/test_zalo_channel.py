@@ -8,6 +8,7 @@ import hashlib
 import itertools
 import json
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,7 +17,7 @@ from sqlalchemy import func, select, update
 from bot.channels.zalo_api import store_tokens
 from bot.settings import get_settings
 from bot.storage.db import session_scope
-from bot.storage.models import ChannelEvent, Citizen, Turn, Volunteer
+from bot.storage.models import ChannelEvent, Citizen, Conversation, Message, Turn, Volunteer
 from tests.fakes.zalo_api import FakeZaloAPI
 from tests.integration.people import Console
 from tests.integration.replica import Replica
@@ -206,3 +207,46 @@ def test_forged_or_malformed_events_are_rejected_and_store_nothing(replica, zalo
     assert response.status_code == expected and "error" in response.json()
     with session_scope() as session:
         assert session.scalar(select(func.count()).select_from(ChannelEvent)) == before
+
+
+PAYLOADS = Path(__file__).parent.parent / "data" / "zalo"
+
+
+@pytest.mark.parametrize("fixture, label, kind", [
+    ("user_send_image.json", "[Ảnh — có thể chứa giấy tờ tùy thân, đừng yêu cầu gửi] giấy hẹn trả kết quả", "photo"),
+    ("user_send_file.json", "[Tệp — có thể chứa giấy tờ tùy thân, đừng yêu cầu gửi]", "document"),
+    ("user_send_location.json", "[Vị trí]", "location"),
+    ("user_send_sticker.json", "[Nhãn dán]", "sticker"),
+])
+def test_real_media_events_are_stored_labelled_and_explained(replica, zalo, fixture, label, kind):
+    citizen = ZaloCitizen(zalo, replica)
+    assert citizen.deliver(as_from(citizen, json.loads((PAYLOADS / fixture).read_text()))).status_code == 200
+    citizen.reply(lambda m: "chưa đọc được" in m["text"])
+    stored = inbound_of(citizen)
+    assert stored[-1].text == label and stored[-1].media["kind"] == kind
+
+
+def test_unfollow_is_acknowledged_and_stores_no_message(replica, zalo):
+    citizen = ZaloCitizen(zalo, replica)
+    event = as_from(citizen, json.loads((PAYLOADS / "unfollow.json").read_text()))
+    assert citizen.deliver(event).status_code == 200
+    replica.run(replica.app.state.zalo.inbox.drain())
+    assert inbound_of(citizen) == [] and not [m for m in zalo.messages if m["user_id"] == citizen.id]
+
+
+def as_from(citizen: ZaloCitizen, event: dict) -> dict:
+    """A recorded event, re-addressed to this test's citizen, signed now, with a fresh msg_id."""
+    event.update(app_id=citizen.zalo.app_id, timestamp=str(int(time.time() * 1000)))
+    for role in ("sender", "follower"):
+        if role in event:
+            event[role]["id"] = citizen.id
+    if "message" in event:
+        event["message"]["msg_id"] = f"{next(_messages):020x}"
+    return event
+
+
+def inbound_of(citizen: ZaloCitizen) -> list[Message]:
+    with session_scope() as session:
+        return session.scalars(select(Message).join(Conversation).join(Citizen).where(
+            Citizen.channel == "zalo", Citizen.channel_user_id == citizen.id, Message.direction == "in")
+            .order_by(Message.id)).all()
