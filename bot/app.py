@@ -20,6 +20,7 @@ from bot.console.api import STATIC as CONSOLE_STATIC
 from bot.console.api import Console
 from bot.console.stream import ConsoleStream
 from bot.events import EventBus
+from bot.handoff.metrics import HandoffMetrics
 from bot.handoff.service import Handoffs
 from bot.health import health_routes
 from bot.privacy import purge_expired
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     router = Router(rasa, bus, handoffs)
     web = WebChannel(router, bus, settings.max_message_chars)
     CitizenAnnouncer(router, rasa, bus, settings)
+    metrics = HandoffMetrics(bus)
     console = Console(router, handoffs, ConsoleStream(bus), settings)
     volunteer_telegram = VolunteerTelegram(settings, handoffs, bus) if settings.volunteer_telegram_token else None
     telegram = TelegramChannel(settings, router, bus) if settings.telegram_token else None
@@ -96,7 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(web.routes)
     app.include_router(console.routes)
-    app.include_router(health_routes(rasa, settings.actions_url))
+    app.include_router(health_routes(rasa, settings.actions_url, metrics))
     app.include_router(telegram.routes if telegram else disabled_webhook("telegram"))
     app.include_router(zalo.routes if zalo else disabled_webhook("zalo"))
     app.include_router(volunteer_telegram.routes if volunteer_telegram else disabled_webhook("telegram-volunteers"))

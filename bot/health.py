@@ -1,20 +1,26 @@
-"""`/healthz`: the process is up. `/readyz`: everything a citizen's message needs is reachable."""
+"""`/healthz`: the process is up. `/readyz`: everything a citizen's message needs is reachable.
+`/metrics`: counters for monitoring."""
 from __future__ import annotations
 
 import asyncio
 
 import httpx
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import func, select, text
 
+from bot.handoff.metrics import HandoffMetrics
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.storage.db import session_scope
 from bot.storage.models import KnowledgeEntry
 
 
-def health_routes(rasa: RasaClient, actions_url: str) -> APIRouter:
+def health_routes(rasa: RasaClient, actions_url: str, metrics: HandoffMetrics) -> APIRouter:
     routes = APIRouter()
+
+    @routes.get("/metrics")
+    async def prometheus() -> PlainTextResponse:
+        return PlainTextResponse(metrics.exposition(), media_type="text/plain; version=0.0.4")
 
     @routes.get("/healthz")
     async def healthz() -> dict:

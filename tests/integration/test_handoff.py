@@ -88,7 +88,14 @@ def test_claim_live_chat_and_hand_back_at_a_guide_step(replica):
     assert "lệ phí" in texts(citizen.say("đăng ký khai sinh lệ phí bao nhiêu")).lower()
 
 
+def claims_counted(replica) -> int:
+    metrics = httpx.get(replica.url + "/metrics").text
+    return sum(int(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+               if line.startswith('handoff_transitions_total{kind="claimed"'))
+
+
 def test_concurrent_claims_exactly_one_wins(replica):
+    counted = claims_counted(replica)
     citizen = WebCitizen(replica.url)
     volunteers = [Console(replica.url, name) for name in ("An", "Bình", "Chi", "Dũng")]
     citizen.say(ASK_HUMAN)
@@ -107,6 +114,7 @@ def test_concurrent_claims_exactly_one_wins(replica):
     assert sorted(results.values()) == [200, 409, 409, 409]
     winner = next(v for v in volunteers if results[v.username] == 200)
     assert citizen.handoff().volunteer_id == winner.id and citizen.owner() == Owner.human
+    assert claims_counted(replica) == counted + 1  # the metrics listener heard the one transition
 
 
 def test_transfer_then_release_back_to_the_queue(replica):
