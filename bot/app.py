@@ -42,10 +42,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     web = WebChannel(router, bus, settings.max_message_chars)
     CitizenAnnouncer(router, rasa, bus, settings)
     metrics = HandoffMetrics(bus)
-    console = Console(router, handoffs, ConsoleStream(bus), settings)
     volunteer_telegram = VolunteerTelegram(settings, handoffs, bus) if settings.volunteer_telegram_token else None
     telegram = TelegramChannel(settings, router, bus) if settings.telegram_token else None
     zalo = ZaloChannel(settings, router, bus) if settings.zalo_app_id and settings.zalo_oa_secret else None
+    media = {name: channel.fetch_media for name, channel in (("telegram", telegram), ("zalo", zalo)) if channel}
+    console = Console(router, handoffs, ConsoleStream(bus), settings, media)
     channels = [c for c in (volunteer_telegram, telegram, zalo) if c is not None]
 
     async def every(seconds: float, job) -> None:

@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     volunteer_telegram_chat_id: str = ""  # the group (or one volunteer's chat) notified of new requests
     volunteer_telegram_secret: str = ""  # secret_token Telegram sends with each webhook call
     telegram_api_url: str = "https://api.telegram.org/bot"  # Bot API base; tests point it at a local server
+    telegram_file_url: str = "https://api.telegram.org/file/bot"  # where files citizens send are downloaded
 
     # citizens on Telegram: a webhook when TELEGRAM_WEBHOOK_URL is set, else polling (development)
     telegram_token: str = ""

@@ -14,6 +14,7 @@ import fcntl
 import hmac
 import json
 import logging
+import mimetypes
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -24,6 +25,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot.channels.inbox import EventInbox, Outbox, PermanentFailure
+from bot.console.api import MediaUnavailable
 from bot.events import EventBus
 from bot.messages import Inbound, Outbound, split_text
 from bot.rasa_client import RasaUnavailable
@@ -68,8 +70,8 @@ class TelegramChannel:
     def __init__(self, settings: Settings, router: Router, bus: EventBus):
         self.settings = settings
         self.router = router
-        self.application = (Application.builder().token(settings.telegram_token)
-                            .base_url(settings.telegram_api_url).updater(None).build())
+        self.application = (Application.builder().token(settings.telegram_token).base_url(settings.telegram_api_url)
+                            .base_file_url(settings.telegram_file_url).updater(None).build())
         for handler in (CommandHandler("start", self.on_start, filters=NEW), CallbackQueryHandler(self.on_button),
                         MessageHandler(MEDIA_FILTER, self.on_media), MessageHandler(NEW & filters.TEXT, self.on_text)):
             self.application.add_handler(handler)
@@ -201,6 +203,15 @@ class TelegramChannel:
             await self.application.bot.send_chat_action(chat_id, ChatAction.TYPING)
         except TelegramError as exc:  # cosmetic only
             log.debug("telegram: no typing action: %s", exc)
+
+    async def fetch_media(self, file_id: str) -> tuple[bytes, str]:
+        """A photo or file a citizen sent, for the volunteer's console (the token stays here)."""
+        try:
+            file = await self.application.bot.get_file(file_id)
+            content = bytes(await file.download_as_bytearray())
+        except TelegramError as exc:
+            raise MediaUnavailable(str(exc)) from exc
+        return content, mimetypes.guess_type(file.file_path or "")[0] or "application/octet-stream"
 
     # -- outbound -------------------------------------------------------------------------------
 

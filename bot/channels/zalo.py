@@ -14,11 +14,13 @@ import hmac
 import json
 import logging
 
+import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from bot.channels.inbox import EventInbox, Outbox, PermanentFailure
 from bot.channels.zalo_api import MAX_BUTTON_TITLE, MAX_BUTTONS, ZaloClient, ZaloSendError
+from bot.console.api import MediaUnavailable
 from bot.events import EventBus
 from bot.messages import Button, Inbound, Outbound
 from bot.rasa_client import RasaUnavailable
@@ -127,6 +129,16 @@ class ZaloChannel:
             await self.send(user_id, Outbound(BUSY))
             return
         await self.outbox.deliver(user_id, deliveries)
+
+    async def fetch_media(self, url: str) -> tuple[bytes, str]:
+        """A photo or file a citizen sent (Zalo gives a CDN link in the signed event)."""
+        try:
+            async with httpx.AsyncClient(timeout=30, follow_redirects=True) as http:
+                response = await http.get(url)
+                response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise MediaUnavailable(str(exc)) from exc
+        return response.content, response.headers.get("content-type", "application/octet-stream")
 
     async def send(self, user_id: str, outbound: Outbound) -> None:
         """Zalo shows at most 5 buttons under a message: further choices follow in a short one."""

@@ -6,6 +6,8 @@ Every route needs a logged-in session (cookie) and every change the session's CS
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import yaml
@@ -26,10 +28,16 @@ from bot.storage.db import session_scope
 from bot.storage.models import Citizen, Conversation, Handoff, HandoffNote, KnowledgeEntry, Message, Volunteer, as_utc, utcnow
 from bot.text.masking import asks_for_secret
 
+log = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")
 SECRET_WARNING = ("Tin nhắn này có nhắc đến mật khẩu, mã OTP hoặc số giấy tờ. Tình nguyện viên không bao giờ "
                   "xin những thông tin này; người dân tự nhập trên máy của mình. Anh/chị kiểm tra lại trước khi gửi.")
 PREVIEW_CHARS = 140
+MediaFetcher = Callable[[str], Awaitable[tuple[bytes, str]]]
+
+
+class MediaUnavailable(Exception):
+    """The channel could not hand over a file a citizen sent (expired, network)."""
 ZALO_FREE_FOR, ZALO_CLOSED_AFTER = dt.timedelta(hours=48), dt.timedelta(days=7)
 NOT_DELIVERED = "Tin nhắn chưa gửi được tới người dân qua {channel}. Anh/chị thử lại sau hoặc ghi chú lại."
 
@@ -94,8 +102,10 @@ def channel_window(session, handoff: Handoff, now: dt.datetime | None = None) ->
 
 
 class Console:
-    def __init__(self, router: Router, handoffs: Handoffs, stream: ConsoleStream, settings: Settings):
+    def __init__(self, router: Router, handoffs: Handoffs, stream: ConsoleStream, settings: Settings,
+                 media_fetchers: dict[str, MediaFetcher] | None = None):
         self.router = router
+        self.media_fetchers = media_fetchers or {}
         self.handoffs = handoffs
         self.stream = stream
         self.settings = settings
@@ -112,6 +122,7 @@ class Console:
         add("/api/events", self.events, methods=["GET"])
         add("/api/report.csv", self.report_csv, methods=["GET"])
         add("/api/handoffs/{handoff_id}", self.handoff, methods=["GET"])
+        add("/api/messages/{message_id}/media", self.media, methods=["GET"])
         add("/api/handoffs/{handoff_id}/claim", self.claim, methods=["POST"])
         add("/api/handoffs/{handoff_id}/messages", self.send, methods=["POST"])
         add("/api/handoffs/{handoff_id}/notes", self.note, methods=["POST"])
@@ -228,6 +239,30 @@ class Console:
                 "packet": handoff.packet, "messages": [message_view(m) for m in messages],
                 "notes": [{"author": name, "text": note.text, "at": as_utc(note.created_at).isoformat()} for note, name in notes],
                 "channel_window": channel_window(session, handoff)}
+
+    async def media(self, message_id: int, request: Request) -> Response:
+        """A photo or file the citizen sent, fetched from their channel for the volunteer who may
+        see the conversation; never cached by the browser."""
+        with session_scope() as session:
+            principal = auth.principal_of(session, request)
+            message = session.get(Message, message_id)
+            if message is None or not message.media or message.direction != "in":
+                raise HTTPException(404, "Không tìm thấy tệp.")
+            handoff = session.scalar(select(Handoff).where(Handoff.conversation_id == message.conversation_id)
+                                     .order_by(Handoff.id.desc()))
+            if handoff is None:
+                raise HTTPException(404, "Không tìm thấy tệp.")
+            self._visible(session, handoff.id, principal)
+            fetch, ref = self.media_fetchers.get(message.channel), message.media.get("ref")
+        if fetch is None or not ref:
+            raise HTTPException(404, "Kênh này không cho tải tệp.")
+        try:
+            content, content_type = await fetch(ref)
+        except MediaUnavailable as exc:
+            log.warning("media of message %d unavailable: %s", message_id, exc)
+            raise HTTPException(502, "Không tải được tệp từ kênh của người dân, anh/chị thử lại sau.") from exc
+        return Response(content, media_type=content_type,
+                        headers={"Cache-Control": "no-store", "Content-Disposition": "inline"})
 
     async def claim(self, handoff_id: int, request: Request) -> dict:
         principal = self._principal(request)

@@ -15,7 +15,10 @@ from bot.storage.models import Message, as_utc
 
 
 def message_view(message: Message) -> dict:
-    return {"id": message.id, "author": message.author, "text": message.text, "at": as_utc(message.created_at).isoformat()}
+    view = {"id": message.id, "author": message.author, "text": message.text, "at": as_utc(message.created_at).isoformat()}
+    if message.media and message.media.get("ref") and message.media["kind"] != "location":
+        view["media"] = {"kind": message.media["kind"], "url": f"/console/api/messages/{message.id}/media"}
+    return view
 
 
 @dataclass(eq=False)

@@ -24,6 +24,7 @@ Implemented:
 * editMessageReplyMarkup: chat_id + message_id of a message the bot sent; a no-op edit is "message is not modified".
 * answerCallbackQuery: only for callback queries issued by make_callback_query_update, once, within their lifetime.
 * sendChatAction with the documented actions.
+* getFile for files registered with add_file, and their download at ``/file/bot<token>/<file_path>``.
 * setWebhook / deleteWebhook / getWebhookInfo: HTTPS URL on port 80, 88, 443 or 8443, secret_token,
   max_connections, allowed_updates (stored and reported only), drop_pending_updates.
 * getUpdates: offset confirms and drops earlier updates (a negative one keeps the last -offset), limit 1-100, long
@@ -636,13 +637,14 @@ class FakeTelegramAPI:
             "editMessageReplyMarkup": self._edit_message_reply_markup,
             "answerCallbackQuery": self._answer_callback_query, "sendChatAction": self._send_chat_action,
             "setWebhook": self._set_webhook, "deleteWebhook": self._delete_webhook,
-            "getWebhookInfo": self._get_webhook_info, "getUpdates": self._get_updates}
+            "getWebhookInfo": self._get_webhook_info, "getUpdates": self._get_updates, "getFile": self._get_file}
         # Telegram matches method names case-insensitively; calls are recorded under the documented spelling.
         self._methods = {name.lower(): (name, handler) for name, handler in handlers.items()}
         # Everything below is shared by the server thread and the test; the condition guards it and is notified
         # whenever a call is recorded.
         self._lock = threading.Condition()
         self._calls: list[tuple[str, dict]] = []
+        self._files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content)
         self._users: dict[int, dict] = {}
         self._chats: dict[int, dict] = {}
         self._messages: dict[tuple[int, int], dict] = {}  # (chat id, message id) -> message, in sending order
@@ -695,6 +697,7 @@ class FakeTelegramAPI:
 
     async def _open(self) -> int:
         app = web.Application()
+        app.router.add_route("GET", "/file/bot{token}/{file_path:.+}", self._download)
         for method in ("GET", "POST"):
             app.router.add_route(method, "/{path:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
@@ -713,6 +716,16 @@ class FakeTelegramAPI:
     def base_url(self) -> str:
         """For `telegram.Bot(token, base_url=...)`, which appends the token and then "/method"."""
         return f"http://127.0.0.1:{self._port}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        """For `base_file_url=...`: files are downloaded from <base_file_url><token>/<file_path>."""
+        return f"http://127.0.0.1:{self._port}/file/bot"
+
+    def add_file(self, file_id: str, content: bytes, file_path: str) -> None:
+        """A file a user sent (a photo, a document), which getFile and the download URL then serve."""
+        with self._lock:
+            self._files[file_id] = (file_path, content)
 
     @property
     def token(self) -> str:
@@ -992,6 +1005,24 @@ class FakeTelegramAPI:
         if isinstance(result, _Described):
             return _json({"ok": True, "result": result.result, "description": result.description})
         return _json({"ok": True, "result": result})
+
+    def _get_file(self, params: dict) -> dict:
+        file_id = params.get("file_id")
+        if not file_id:
+            raise _bad("file_id is empty")
+        if file_id not in self._files:
+            raise _bad("invalid file_id")
+        file_path, content = self._files[file_id]
+        return {"file_id": file_id, "file_unique_id": file_id[-12:], "file_size": len(content), "file_path": file_path}
+
+    async def _download(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self._token:
+            return web.Response(status=401, text="Unauthorized")
+        with self._lock:
+            found = next((content for path, content in self._files.values() if path == request.match_info["file_path"]), None)
+        if found is None:
+            return web.Response(status=404, text="Not Found")
+        return web.Response(body=found, content_type="application/octet-stream")
 
     def _get_me(self, params: dict) -> dict:
         return {**self._bot, "can_join_groups": True, "can_read_all_group_messages": False,

@@ -114,6 +114,7 @@ class FakeZaloAPI:
         self._failures: list[int] = []  # Zalo error codes for the next messages
         self._broken: list[int] = []  # HTTP statuses for the next messages
         self._messages: list[dict] = []
+        self._files: dict[str, tuple[bytes, str]] = {}  # CDN name -> (content, content type)
         self._message_calls = 0
         self._refresh_calls = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -157,6 +158,7 @@ class FakeZaloAPI:
         app = web.Application()
         app.router.add_post("/v3.0/oa/message/cs", self._send_cs)
         app.router.add_post("/v4/oa/access_token", self._access_token)
+        app.router.add_get("/cdn/{name}", self._cdn)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -167,6 +169,12 @@ class FakeZaloAPI:
         return f"http://127.0.0.1:{self._port}"
 
     # -- World set-up and driving
+
+    def add_file(self, name: str, content: bytes, content_type: str) -> str:
+        """A photo or file a user sent; returns its CDN link, as the webhook event carries it."""
+        with self._lock:
+            self._files[name] = (content, content_type)
+        return f"{self.base_url}/cdn/{name}"
 
     def add_user(self, user_id: str, last_interaction: dt.datetime | None = None) -> None:
         """A citizen the OA knows; `last_interaction` (default now) opens the 7-day window. Call again to move it."""
@@ -249,6 +257,13 @@ class FakeZaloAPI:
             if found is None:
                 raise TimeoutError(f"no matching message to {user_id} within {timeout} s")
             return dict(found)
+
+    async def _cdn(self, request: web.Request) -> web.Response:
+        with self._lock:
+            found = self._files.get(request.match_info["name"])
+        if found is None:
+            return web.Response(status=404, text="Not Found")
+        return web.Response(body=found[0], content_type=found[1])
 
     # -- Handlers
 

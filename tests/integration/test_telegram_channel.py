@@ -19,6 +19,7 @@ from tests.integration.people import Console
 from tests.integration.replica import Replica
 
 SECRET = "citizen-hook-secret_2"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32  # the bytes of "a screenshot"
 WEBHOOK_URL = "https://hotro.example.vn/webhooks/telegram"
 _users = iter(range(8100, 8999))
 
@@ -31,7 +32,8 @@ def telegram():
 
 def settings_for(telegram: FakeTelegramAPI, **extra):
     return get_settings().model_copy(update={
-        "telegram_token": telegram.token, "telegram_api_url": telegram.base_url, "telegram_secret": SECRET, **extra})
+        "telegram_token": telegram.token, "telegram_api_url": telegram.base_url,
+        "telegram_file_url": telegram.base_file_url, "telegram_secret": SECRET, **extra})
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +118,7 @@ def test_question_buttons_guide_then_a_volunteer_and_back(replica, telegram):
     citizen.reply(lambda m: m["text"] == "Dạ, chị đang ở màn hình nào ạ?")
     citizen.say("màn hình đăng nhập")
     events.wait_for(lambda d: d["handoff_id"] == handoff and d["message"]["text"] == "màn hình đăng nhập")
+    telegram.add_file("AgACAgUAAxkBAAIC", PNG, "photos/file_7.png")
     photo = telegram.make_message_update(citizen.id, citizen.id, "ảnh màn hình")
     message = photo["message"]
     message["caption"] = message.pop("text")
@@ -124,6 +127,10 @@ def test_question_buttons_guide_then_a_volunteer_and_back(replica, telegram):
     assert citizen.deliver(photo).status_code == 200
     shown = events.wait_for(lambda d: d["handoff_id"] == handoff and d["message"]["text"].startswith("[Ảnh"))
     assert "giấy tờ tùy thân" in shown["message"]["text"] and shown["message"]["text"].endswith("ảnh màn hình")
+    opened = lan.http.get(shown["message"]["media"]["url"])  # the volunteer opens it from the console
+    assert opened.status_code == 200 and opened.content == PNG and opened.headers["content-type"] == "image/png"
+    assert opened.headers["cache-control"] == "no-store"
+    assert Console(replica.url, "Khác").http.get(shown["message"]["media"]["url"]).status_code == 403
 
     assert lan.post(f"/console/api/handoffs/{handoff}/hand-back", {"step": 1}).status_code == 200
     citizen.reply(lambda m: "Trợ lý ảo tiếp tục hướng dẫn anh/chị từ bước 1" in m["text"])

@@ -24,6 +24,7 @@ from tests.integration.replica import Replica
 
 OA_SECRET = "oa-secret-key-for-tests"
 OA_ID = "388613280878808645"
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 32  # the bytes of "a photo of a receipt"
 _users = itertools.count(2468458835296197000)
 _messages = itertools.count(1)
 
@@ -130,11 +131,13 @@ def test_follow_question_buttons_guide_then_a_volunteer_and_back(replica, zalo):
     assert lan.http.get(f"/console/api/handoffs/{handoff}").json()["handoff"]["channel_window"] is None
     assert lan.send(handoff, "Dạ, chị gửi giúp em ảnh màn hình (che số giấy tờ) nhé.").status_code == 200
     citizen.reply(lambda m: m["text"].startswith("Dạ, chị gửi giúp em ảnh màn hình"))
-    image = {"text": "", "attachments": [{"type": "image", "payload": {
-        "thumbnail": "https://photo-zoom.zadn.vn/thumb.jpg", "url": "https://photo-zoom.zadn.vn/full.jpg"}}]}
+    url = zalo.add_file(f"{citizen.id}.jpg", JPEG, "image/jpeg")
+    image = {"text": "", "attachments": [{"type": "image", "payload": {"thumbnail": url, "url": url}}]}
     assert citizen.deliver(citizen.event("user_send_image", image)).status_code == 200
     shown = events.wait_for(lambda d: d["handoff_id"] == handoff and d["message"]["text"].startswith("[Ảnh"))
     assert "giấy tờ tùy thân" in shown["message"]["text"]
+    opened = lan.http.get(shown["message"]["media"]["url"])  # the volunteer opens it from the console
+    assert opened.status_code == 200 and opened.content == JPEG and opened.headers["content-type"] == "image/jpeg"
 
     assert lan.post(f"/console/api/handoffs/{handoff}/hand-back", {"step": 1}).status_code == 200
     citizen.reply(lambda m: "Trợ lý ảo tiếp tục hướng dẫn anh/chị từ bước 1" in m["text"])

@@ -5,6 +5,7 @@
   const $ = (id) => document.getElementById(id);
   const AUTHORS = { citizen: "Người dân", bot: "Trợ lý ảo", volunteer: "Tình nguyện viên", system: "Hệ thống" };
   const CHANNELS = { web: "Web", zalo: "Zalo", telegram: "Telegram" };
+  const MEDIA_LINK = { photo: "Mở ảnh", document: "Mở tệp", voice: "Nghe ghi âm", video: "Xem video", sticker: "Xem nhãn dán" };
   const STATUSES = { queued: "Đang chờ", claimed: "Đang hỗ trợ", handed_back: "Đã trả cho trợ lý ảo", closed: "Đã kết thúc", cancelled: "Đã huỷ" };
   // Only a hint while typing; the server makes the real decision (409 needs_confirm).
   const RISKY = /mật khẩu|mat khau|otp|mã xác thực|ma xac thuc|số cccd|so cccd|căn cước|cmnd/i;
@@ -305,6 +306,15 @@
     // The time is drawn by CSS from data-time so the bubble's text stays exactly the message.
     div.dataset.time = fmtTime(m.at);
     div.title = AUTHORS[author];
+    if (m.media && m.media.url) {
+      // Opened on demand, in its own tab: it may show an ID paper, which should not sit on screen.
+      const link = el("a", "media-link", MEDIA_LINK[m.media.kind] || "Mở tệp");
+      link.href = m.media.url;
+      link.target = "_blank";
+      link.rel = "noopener";
+      div.appendChild(el("br"));
+      div.appendChild(link);
+    }
     log.appendChild(div);
     if (nearBottom || m.author === "volunteer") log.scrollTop = log.scrollHeight;
   }
