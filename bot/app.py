@@ -20,6 +20,7 @@ from bot.console.api import STATIC as CONSOLE_STATIC
 from bot.console.api import Console
 from bot.console.stream import ConsoleStream
 from bot.events import EventBus
+from bot.fanout import RedisFanout
 from bot.handoff.metrics import HandoffMetrics
 from bot.handoff.service import Handoffs
 from bot.health import health_routes
@@ -47,7 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     zalo = ZaloChannel(settings, router, bus) if settings.zalo_app_id and settings.zalo_oa_secret else None
     media = {name: channel.fetch_media for name, channel in (("telegram", telegram), ("zalo", zalo)) if channel}
     console = Console(router, handoffs, ConsoleStream(bus), settings, media)
-    channels = [c for c in (volunteer_telegram, telegram, zalo) if c is not None]
+    fanout = RedisFanout(settings.redis_url, bus) if settings.redis_url else None
+    services = [s for s in (fanout, volunteer_telegram, telegram, zalo) if s is not None]  # started with the app
 
     async def every(seconds: float, job) -> None:
         while True:
@@ -68,8 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
-        for channel in channels:
-            await channel.start()
+        for service in services:
+            await service.start()
         jobs = [asyncio.create_task(every(3600, purge)), asyncio.create_task(every(30, expire_claims))]
         if zalo:
             jobs.append(asyncio.create_task(every(600, zalo.keep_tokens_fresh)))
@@ -78,8 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             job.cancel()
             with suppress(asyncio.CancelledError):
                 await job
-        for channel in channels:
-            await channel.stop()
+        for service in reversed(services):
+            await service.stop()
         await rasa.close()
 
     app = FastAPI(title="Trợ lý thủ tục hành chính", lifespan=lifespan)

@@ -54,16 +54,28 @@ Listener = Callable[[object], Awaitable[None]]
 
 
 class EventBus:
+    """Listeners of live views (an open web chat, the consoles) also hear events that happened on
+    another gateway replica (`emit_remote`, fed by bot.fanout); side effects happen once, where
+    the event happened."""
+
     def __init__(self) -> None:
         self._listeners: dict[type, list[Listener]] = defaultdict(list)
+        self._live_views: dict[type, list[Listener]] = defaultdict(list)
 
-    def subscribe(self, event_type: type, listener: Listener) -> None:
+    def subscribe(self, event_type: type, listener: Listener, live_view: bool = False) -> None:
         self._listeners[event_type].append(listener)
+        if live_view:
+            self._live_views[event_type].append(listener)
 
     async def emit(self, event: object) -> None:
-        results = await asyncio.gather(
-            *(listener(event) for listener in self._listeners[type(event)]), return_exceptions=True
-        )
+        await self._call(self._listeners[type(event)], event)
+
+    async def emit_remote(self, event: object) -> None:
+        await self._call(self._live_views[type(event)], event)
+
+    @staticmethod
+    async def _call(listeners: list[Listener], event: object) -> None:
+        results = await asyncio.gather(*(listener(event) for listener in listeners), return_exceptions=True)
         for result in results:
             if isinstance(result, Exception):
                 log.error("listener failed for %s: %r", type(event).__name__, result)

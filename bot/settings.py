@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     zalo_oauth_url: str = "https://oauth.zaloapp.com"
     zalo_replay_window_hours: float = 24.0  # Zalo retries for hours after an outage
 
+    redis_url: str = ""  # e.g. redis://127.0.0.1:6379/0: live events reach every gateway replica
+
     retention_days: int = 365  # conversations older than this are deleted (told to citizens)
     max_message_chars: int = Field(default=4000, description="longer citizen messages are refused")
     log_level: str = "INFO"

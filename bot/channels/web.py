@@ -47,7 +47,7 @@ class WebChannel:
         self.max_chars = max_chars
         self.heartbeat_s = heartbeat_s
         self._streams: dict[str, set[asyncio.Queue]] = defaultdict(set)
-        bus.subscribe(OutboundReady, self._deliver)
+        bus.subscribe(OutboundReady, self._deliver, live_view=True)
         self.routes = APIRouter()
         self.routes.add_api_route("/", self.page, methods=["GET"], include_in_schema=False)
         self.routes.add_api_route("/api/chat", self.chat, methods=["POST"])

@@ -32,9 +32,9 @@ class ConsoleStream:
     def __init__(self, bus: EventBus, heartbeat_s: float = 15.0):
         self.heartbeat_s = heartbeat_s
         self._subscribers: set[Subscriber] = set()
-        bus.subscribe(HandoffChanged, self._on_handoff)
-        bus.subscribe(InboundStored, self._on_message)
-        bus.subscribe(OutboundReady, self._on_message)
+        bus.subscribe(HandoffChanged, self._on_handoff, live_view=True)
+        bus.subscribe(InboundStored, self._on_message, live_view=True)
+        bus.subscribe(OutboundReady, self._on_message, live_view=True)
 
     async def events(self, volunteer_id: int, sees_all: bool) -> AsyncIterator[str]:
         subscriber = Subscriber(volunteer_id, sees_all)
