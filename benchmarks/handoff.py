@@ -1,16 +1,18 @@
 """Volunteer desk latencies on the real services (Rasa, actions, gateway) with the volunteers'
-Telegram bot pointed at the local Bot API server of the tests:
+Telegram bots and the Zalo OA pointed at the local servers of the tests:
 
 - handoff → notification: from the citizen sending "I want a person" to the volunteers' Telegram
   group receiving the notice (and, separately, to the console's live stream showing it);
-- volunteer send → citizen: from the console's POST of a reply to the citizen's open web chat
-  receiving it over server-sent events.
+- volunteer send → citizen: from the console's POST of a reply to the citizen's channel having
+  it: the open web chat (server-sent events), Telegram (the local Bot API server receives
+  sendMessage) and Zalo (the local OA API server receives message/cs).
 
     .venv/bin/python benchmarks/handoff.py [--handoffs 40] [--replies 200]
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import threading
@@ -20,12 +22,19 @@ import httpx
 
 from common import percentile, scratch_stack
 
+from bot.channels.zalo_api import store_tokens  # noqa: E402
 from bot.console import auth  # noqa: E402
 from bot.storage.db import session_scope  # noqa: E402
 from tests.fakes.telegram_api import FakeTelegramAPI  # noqa: E402
+from tests.fakes.zalo_api import FakeZaloAPI  # noqa: E402
 
 GROUP = -1009876543210
 PASSWORD = "benchmark-password"
+CITIZEN_BOT = "987654:CitizenBotToken-abc123"
+TELEGRAM_CITIZEN = 5550001
+ZALO_CITIZEN = "2468458835296190001"
+ZALO_SECRET = "bench-oa-secret"
+ASK = "tôi muốn gặp tình nguyện viên"
 
 
 class Stream(threading.Thread):
@@ -57,9 +66,11 @@ class Stream(threading.Thread):
                         self.arrivals.append((time.perf_counter(), name, json.loads(line[6:])))
                         self.changed.notify_all()
 
-    def arrival(self, predicate, timeout: float = 30) -> float:
+    def arrival(self, predicate, timeout: float = 30) -> tuple[float, dict]:
+        """(when, data) of the first event whose (name, data) matches, waiting for it if need be."""
         with self.changed:
-            found = self.changed.wait_for(lambda: next((t for t, n, d in self.arrivals if predicate(n, d)), None), timeout)
+            found = self.changed.wait_for(
+                lambda: next(((t, d) for t, n, d in self.arrivals if predicate(n, d)), None), timeout)
         if found is None:
             raise TimeoutError("event did not arrive")
         return found
@@ -74,56 +85,110 @@ def summary(values: list[float]) -> dict:
             "p95_ms": round(percentile(values, 95) * 1000, 1), "max_ms": round(max(values) * 1000, 1)}
 
 
+class Desk:
+    """A volunteer logged into the console of a running stack, with its live stream open."""
+
+    def __init__(self, stack):
+        username = f"lan{stack.gateway_url.rsplit(':', 1)[1]}"  # one account per stack of the run
+        with session_scope() as session:
+            auth.create_account(session, username, "Lan", PASSWORD)
+        self.console = httpx.Client(base_url=stack.gateway_url, timeout=60)
+        csrf = self.console.post("/console/api/login", json={"username": username, "password": PASSWORD}).json()["csrf"]
+        self.headers = {auth.CSRF_HEADER: csrf}
+        self.console.post("/console/api/status", json={"online": True}, headers=self.headers).raise_for_status()
+        self.events = Stream(self.console, "/console/api/events")
+        self.events.start()
+        self.events.connected.wait(10)
+
+    def queued_after(self, send) -> tuple[int, float]:
+        """Runs `send` (a citizen asking for a person); (handoff id, seconds until the console heard it)."""
+        known = {d["handoff_id"] for _, name, d in self.events.arrivals if name == "handoff"}
+        started = time.perf_counter()
+        send()
+        seen, data = self.events.arrival(
+            lambda name, d: name == "handoff" and d["kind"] == "queued" and d["handoff_id"] not in known)
+        return data["handoff_id"], seen - started
+
+    def send_latencies(self, handoff_id: int, arrived, replies: int) -> list[float]:
+        """Seconds from the volunteer's POST to `arrived(text)` returning (the citizen's channel has it)."""
+        self.console.post(f"/console/api/handoffs/{handoff_id}/claim", headers=self.headers).raise_for_status()
+        latencies = []
+        for n in range(replies):
+            text = f"Dạ, anh/chị làm tiếp bước {n} nhé."
+            started = time.perf_counter()
+            self.console.post(f"/console/api/handoffs/{handoff_id}/messages", json={"text": text},
+                              headers=self.headers).raise_for_status()
+            arrived(text)
+            latencies.append(time.perf_counter() - started)
+        return latencies
+
+
+def notices_and_web_chat(handoffs: int, replies: int) -> dict:
+    with FakeTelegramAPI() as volunteers_bot:
+        volunteers_bot.add_chat(GROUP, "supergroup", title="Tình nguyện viên")
+        with scratch_stack(volunteer_telegram_token=volunteers_bot.token, volunteer_telegram_chat_id=str(GROUP),
+                           volunteer_telegram_secret="bench-secret", telegram_api_url=volunteers_bot.base_url,
+                           volunteer_hours="00:00-00:00") as stack:
+            desk = Desk(stack)
+            to_notice, to_console, citizens = [], [], []
+            for n in range(handoffs):
+                sender = f"bench-handoff-{n}"
+                started = time.perf_counter()
+                handoff_id, heard = desk.queued_after(lambda s=sender: httpx.post(
+                    f"{stack.gateway_url}/api/chat", json={"sender_id": s, "text": ASK}, timeout=60).raise_for_status())
+                volunteers_bot.wait_for_call("sendMessage", lambda p, h=handoff_id: notice_id(p) == h)
+                to_notice.append(time.perf_counter() - started)
+                to_console.append(heard)
+                citizens.append((sender, handoff_id))
+            sender, handoff_id = citizens[0]
+            inbox = Stream(httpx.Client(timeout=None), f"{stack.gateway_url}/api/chat/stream?sender_id={sender}")
+            inbox.start()
+            inbox.connected.wait(10)
+            to_web = desk.send_latencies(handoff_id, lambda t: inbox.arrival(lambda name, d: d.get("text") == t),
+                                         replies)
+    return {"handoff_to_telegram_notice": summary(to_notice), "handoff_to_console_stream": summary(to_console),
+            "volunteer_send_to_citizen_web_chat": summary(to_web)}
+
+
+def telegram_and_zalo_citizens(replies: int) -> dict:
+    with FakeTelegramAPI(token=CITIZEN_BOT) as citizens_bot, FakeZaloAPI() as zalo:
+        citizens_bot.add_user(TELEGRAM_CITIZEN, "Hoa")
+        citizens_bot.add_chat(TELEGRAM_CITIZEN)
+        zalo.add_user(ZALO_CITIZEN)
+        with scratch_stack(telegram_token=citizens_bot.token, telegram_api_url=citizens_bot.base_url,
+                           telegram_webhook_url="https://bench.example/webhooks/telegram", telegram_secret="bench-secret",
+                           zalo_app_id=zalo.app_id, zalo_app_secret=zalo.app_secret, zalo_oa_secret=ZALO_SECRET,
+                           zalo_api_url=zalo.base_url, zalo_oauth_url=zalo.base_url,
+                           volunteer_hours="00:00-00:00") as stack:
+            store_tokens(*zalo.issue_tokens(), expires_in_s=90000)
+            desk = Desk(stack)
+            telegram_handoff, _ = desk.queued_after(lambda: httpx.post(
+                f"{stack.gateway_url}/webhooks/telegram", headers={"X-Telegram-Bot-Api-Secret-Token": "bench-secret"},
+                json=citizens_bot.make_message_update(TELEGRAM_CITIZEN, TELEGRAM_CITIZEN, ASK)).raise_for_status())
+            to_telegram = desk.send_latencies(telegram_handoff, lambda t: citizens_bot.wait_for_call(
+                "sendMessage", lambda p: p["chat_id"] == TELEGRAM_CITIZEN and p["text"] == t), replies)
+
+            event = {"app_id": zalo.app_id, "event_name": "user_send_text", "timestamp": str(int(time.time() * 1000)),
+                     "sender": {"id": ZALO_CITIZEN}, "recipient": {"id": "388613280878808645"},
+                     "message": {"msg_id": "bench0000000000000001", "text": ASK}}
+            body = json.dumps(event).encode()
+            mac = hashlib.sha256(zalo.app_id.encode() + body + event["timestamp"].encode() + ZALO_SECRET.encode()).hexdigest()
+            zalo_handoff, _ = desk.queued_after(lambda: httpx.post(
+                f"{stack.gateway_url}/webhooks/zalo", content=body,
+                headers={"X-ZEvent-Signature": f"mac={mac}", "Content-Type": "application/json"}).raise_for_status())
+            to_zalo = desk.send_latencies(zalo_handoff, lambda t: zalo.wait_for_message(
+                ZALO_CITIZEN, lambda m: m.get("text") == t), replies)
+    return {"volunteer_send_to_citizen_telegram": summary(to_telegram),
+            "volunteer_send_to_citizen_zalo": summary(to_zalo)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--handoffs", type=int, default=40)
     parser.add_argument("--replies", type=int, default=200)
     args = parser.parse_args()
-    with FakeTelegramAPI() as telegram:
-        telegram.add_chat(GROUP, "supergroup", title="Tình nguyện viên")
-        with scratch_stack(volunteer_telegram_token=telegram.token, volunteer_telegram_chat_id=str(GROUP),
-                           volunteer_telegram_secret="bench-secret", telegram_api_url=telegram.base_url,
-                           volunteer_hours="00:00-00:00") as stack:
-            with session_scope() as session:
-                auth.create_account(session, "lan", "Lan", PASSWORD)
-            console = httpx.Client(base_url=stack.gateway_url, timeout=60)
-            csrf = console.post("/console/api/login", json={"username": "lan", "password": PASSWORD}).json()["csrf"]
-            headers = {auth.CSRF_HEADER: csrf}
-            console.post("/console/api/status", json={"online": True}, headers=headers).raise_for_status()
-            console_events = Stream(console, "/console/api/events")
-            console_events.start()
-            console_events.connected.wait(10)
-
-            to_telegram, to_console, citizens, last = [], [], [], 0
-            for n in range(args.handoffs):
-                sender = f"bench-handoff-{n}"
-                started = time.perf_counter()
-                httpx.post(f"{stack.gateway_url}/api/chat", json={"sender_id": sender, "text": "tôi muốn gặp tình nguyện viên"},
-                           timeout=60).raise_for_status()
-                _, notice = telegram.wait_for_call("sendMessage", lambda p, after=last: notice_id(p) > after)
-                to_telegram.append(time.perf_counter() - started)
-                handoff_id = last = notice_id(notice)
-                seen = console_events.arrival(lambda name, d, h=handoff_id: name == "handoff" and d["handoff_id"] == h)
-                to_console.append(seen - started)
-                citizens.append((sender, handoff_id))
-
-            sender, handoff_id = citizens[0]
-            console.post(f"/console/api/handoffs/{handoff_id}/claim", headers=headers).raise_for_status()
-            inbox = Stream(httpx.Client(timeout=None), f"{stack.gateway_url}/api/chat/stream?sender_id={sender}")
-            inbox.start()
-            inbox.connected.wait(10)
-            to_citizen = []
-            for n in range(args.replies):
-                text = f"Dạ, anh/chị làm tiếp bước {n} nhé."
-                started = time.perf_counter()
-                console.post(f"/console/api/handoffs/{handoff_id}/messages", json={"text": text},
-                             headers=headers).raise_for_status()
-                to_citizen.append(inbox.arrival(lambda name, d, t=text: d.get("text") == t) - started)
-    print(json.dumps({
-        "handoff_to_telegram_notice": summary(to_telegram),
-        "handoff_to_console_stream": summary(to_console),
-        "volunteer_send_to_citizen_web_chat": summary(to_citizen),
-    }, indent=2))
+    figures = notices_and_web_chat(args.handoffs, args.replies) | telegram_and_zalo_citizens(args.replies)
+    print(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":
