@@ -124,27 +124,14 @@ class Router:
                 if privacy.is_delete_request(text):
                     replies = [CONFIRM_FORGET]
                 elif text:
-                    try:
-                        turn = await self.rasa.send(sender, text, str(message_id))
-                    except RasaUnavailable:
-                        with session_scope() as session:
-                            repo.set_status(session, [message_id], "failed")
-                        raise
+                    turn = await self._ask_rasa(sender, text, message_id)
                     replies += turn.replies
                     if turn.handoff is not None:
                         replies += await self._request_volunteer(conversation_id, turn.handoff)
                 elif not replies:
                     replies.append(Outbound(EMPTY_PROMPT))
             latency_ms = round((time.perf_counter() - started) * 1000)
-            with session_scope() as session:
-                if repo.conversation_exists(session, conversation_id):  # gone after "forget me"
-                    repo.set_status(session, [message_id], "processed")
-                    if turn is not None:
-                        repo.record_turn(session, conversation_id, message_id, turn, latency_ms)
-                    deliveries = [self._store(session, conversation_id, inbound.channel, out, status) for out in replies]
-                else:
-                    conversation = repo.conversation_for(session, inbound.channel, inbound.user_id, inbound=False)
-                    deliveries = [self._store(session, conversation.id, inbound.channel, out, status) for out in replies]
+            deliveries = self._finish(inbound, conversation_id, message_id, turn, replies, status, latency_ms)
         log.info(json.dumps({
             "event": "turn", "conversation": conversation_id, "channel": inbound.channel, "owner": owner.value,
             "intent": turn.intent if turn else None,
@@ -152,6 +139,27 @@ class Router:
             "actions": turn.actions if turn else [], "masked": sorted(masked.kinds), "latency_ms": latency_ms,
         }))
         return deliveries
+
+    async def _ask_rasa(self, sender: str, text: str, message_id: int):
+        try:
+            return await self.rasa.send(sender, text, str(message_id))
+        except RasaUnavailable:
+            with session_scope() as session:
+                repo.set_status(session, [message_id], "failed")
+            raise
+
+    def _finish(self, inbound: Inbound, conversation_id: int, message_id: int, turn, replies: list[Outbound],
+                status: str, latency_ms: int) -> list[Delivery]:
+        """Record what Rasa made of the message and store the replies (in a new conversation when
+        the citizen just had everything deleted)."""
+        with session_scope() as session:
+            if not repo.conversation_exists(session, conversation_id):
+                conversation_id = repo.conversation_for(session, inbound.channel, inbound.user_id, inbound=False).id
+            else:
+                repo.set_status(session, [message_id], "processed")
+                if turn is not None:
+                    repo.record_turn(session, conversation_id, message_id, turn, latency_ms)
+            return [self._store(session, conversation_id, inbound.channel, out, status) for out in replies]
 
     async def _app_command(self, inbound: Inbound, conversation_id: int, command: str) -> list[Outbound] | None:
         """Commands the app's own buttons carry; handled here, never by NLU. None: not applicable
