@@ -12,8 +12,18 @@ from bot.messages import Outbound
 from bot.router import Delivery
 from bot.storage import repo
 from bot.storage.db import session_scope
+from bot.text.masking import mask
 
 log = logging.getLogger(__name__)
+
+
+def mask_fields(payload: dict, paths: list[tuple[str, str]]) -> dict:
+    """The payload with the text at each (object, field) path masked, e.g. ("message", "text")."""
+    for container, field in paths:
+        value = (payload.get(container) or {}).get(field)
+        if isinstance(value, str):
+            payload[container][field] = mask(value).text
+    return payload
 
 
 class PermanentFailure(Exception):
@@ -21,13 +31,18 @@ class PermanentFailure(Exception):
 
 
 class EventInbox:
-    def __init__(self, channel: str, process: Callable[[dict], Awaitable[None]]):
+    """`redact` masks the citizen's text in a payload before it is stored (ID numbers, OTPs and
+    passwords are never written down); once processed, only the event's id is kept."""
+
+    def __init__(self, channel: str, process: Callable[[dict], Awaitable[None]], redact: Callable[[dict], dict]):
         self.channel = channel
         self.process = process
+        self.redact = redact
         self._tasks: set[asyncio.Task] = set()
 
     async def receive(self, event_id: str, payload: dict) -> bool:
         """Store and schedule one event; False when it was delivered before."""
+        payload = self.redact(payload)
         with session_scope() as session:
             row_id = repo.accept_event(session, self.channel, event_id, payload)
         if row_id is None:

@@ -24,7 +24,7 @@ from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
-from bot.channels.inbox import EventInbox, Outbox, PermanentFailure
+from bot.channels.inbox import EventInbox, Outbox, PermanentFailure, mask_fields
 from bot.console.api import MediaUnavailable
 from bot.events import EventBus
 from bot.messages import Inbound, Outbound, split_text
@@ -53,6 +53,10 @@ def keyboard(outbound: Outbound) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup([[InlineKeyboardButton(b.title, callback_data=b.payload)] for b in outbound.buttons])
 
 
+def redact(payload: dict) -> dict:
+    return mask_fields(payload, [(kind, field) for kind in ("message", "edited_message") for field in ("text", "caption")])
+
+
 def media_of(update: Update) -> tuple[str, str | None]:
     message = update.effective_message
     if message.photo:
@@ -75,7 +79,7 @@ class TelegramChannel:
         for handler in (CommandHandler("start", self.on_start, filters=NEW), CallbackQueryHandler(self.on_button),
                         MessageHandler(MEDIA_FILTER, self.on_media), MessageHandler(NEW & filters.TEXT, self.on_text)):
             self.application.add_handler(handler)
-        self.inbox = EventInbox(CHANNEL, self._process)
+        self.inbox = EventInbox(CHANNEL, self._process, redact)
         self.outbox = Outbox(CHANNEL, self.send, bus)
         self._polling: asyncio.Task | None = None
         self._lock_file = None

@@ -18,7 +18,7 @@ import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from bot.channels.inbox import EventInbox, Outbox, PermanentFailure
+from bot.channels.inbox import EventInbox, Outbox, PermanentFailure, mask_fields
 from bot.channels.zalo_api import MAX_BUTTON_TITLE, MAX_BUTTONS, ZaloClient, ZaloSendError
 from bot.console.api import MediaUnavailable
 from bot.events import EventBus
@@ -50,6 +50,10 @@ def event_id(payload: dict, raw: bytes) -> str:
     return str(message.get("msg_id") or "sha256:" + hashlib.sha256(raw).hexdigest())
 
 
+def redact(payload: dict) -> dict:
+    return mask_fields(payload, [("message", "text")])
+
+
 def media_ref(message: dict) -> str | None:
     attachment = next(iter(message.get("attachments") or []), {})
     payload = attachment.get("payload") or {}
@@ -63,7 +67,7 @@ class ZaloChannel:
         self.settings = settings
         self.router = router
         self.client = client or ZaloClient(settings)
-        self.inbox = EventInbox(CHANNEL, self._process)
+        self.inbox = EventInbox(CHANNEL, self._process, redact)
         self.outbox = Outbox(CHANNEL, self.send, bus)
         self.routes = APIRouter()
         self.routes.add_api_route("/webhooks/zalo", self.webhook, methods=["POST"])

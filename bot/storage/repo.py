@@ -159,5 +159,6 @@ def unprocessed_events(session: Session, channel: str) -> list[ChannelEvent]:
 
 
 def finish_event(session: Session, event_id: int, error: str | None = None) -> None:
+    """Processed: only the id is kept (for idempotency); what the citizen wrote lives in `messages`."""
     session.execute(update(ChannelEvent).where(ChannelEvent.id == event_id)
-                    .values(processed_at=utcnow(), error=error and error[:2000]))
+                    .values(processed_at=utcnow(), payload={}, error=error and error[:2000]))

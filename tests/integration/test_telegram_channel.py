@@ -11,6 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
+from bot.channels.telegram import redact
 from bot.settings import get_settings
 from bot.storage.db import session_scope
 from bot.storage.models import ChannelEvent, Citizen, Conversation, Message, Turn, Volunteer
@@ -257,3 +258,16 @@ def inbound_of(citizen: TelegramCitizen) -> list[Message]:
         return session.scalars(select(Message).join(Conversation).join(Citizen).where(
             Citizen.channel == "telegram", Citizen.channel_user_id == str(citizen.id), Message.direction == "in")
             .order_by(Message.id)).all()
+
+
+def test_an_id_number_is_masked_before_the_update_is_stored_and_the_citizen_is_warned(replica, telegram):
+    citizen = TelegramCitizen(telegram, replica)
+    update_ = telegram.make_message_update(citizen.id, citizen.id, "CCCD của tôi 079123456789, làm căn cước ở đâu")
+    assert "079123456789" not in json.dumps(redact(json.loads(json.dumps(update_))))
+    assert citizen.deliver(update_).status_code == 200
+    citizen.reply(lambda m: "đừng gửi" in m["text"])
+    replica.run(replica.app.state.telegram.inbox.drain())
+    with session_scope() as session:
+        stored = session.scalar(select(ChannelEvent).where(ChannelEvent.event_id == str(update_["update_id"])))
+        assert stored.processed_at is not None and stored.payload == {}  # processed: only the id is kept
+    assert "079123456789" not in inbound_of(citizen)[-1].text

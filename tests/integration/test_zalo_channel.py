@@ -14,6 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
+from bot.channels.zalo import redact
 from bot.channels.zalo_api import store_tokens
 from bot.settings import get_settings
 from bot.storage.db import session_scope
@@ -253,3 +254,16 @@ def inbound_of(citizen: ZaloCitizen) -> list[Message]:
         return session.scalars(select(Message).join(Conversation).join(Citizen).where(
             Citizen.channel == "zalo", Citizen.channel_user_id == citizen.id, Message.direction == "in")
             .order_by(Message.id)).all()
+
+
+def test_an_otp_is_masked_before_the_event_is_stored(replica, zalo):
+    citizen = ZaloCitizen(zalo, replica)
+    event = citizen.event("user_send_text", {"text": "mã OTP là 482913 mà không vào được"})
+    assert "482913" not in json.dumps(redact(json.loads(json.dumps(event))))
+    assert citizen.deliver(event).status_code == 200
+    citizen.reply(lambda m: "đừng gửi" in m["text"])
+    replica.run(replica.app.state.zalo.inbox.drain())
+    with session_scope() as session:
+        stored = session.scalar(select(ChannelEvent).where(ChannelEvent.event_id == event["message"]["msg_id"]))
+        assert stored.payload == {}
+    assert "482913" not in inbound_of(citizen)[-1].text
