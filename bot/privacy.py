@@ -8,13 +8,14 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 
-from sqlalchemy import Engine, delete, select, text
+from sqlalchemy import Engine, delete, select, text, update
 from sqlalchemy.orm import Session
 
 from bot.settings import get_settings
 from bot.storage.db import make_engine, session_scope
 from bot.storage.models import (
-    ButtonKey, Citizen, Conversation, Handoff, HandoffAssignment, HandoffNote, Message, TelegramNotice, Turn,
+    ButtonKey, ChannelEvent, Citizen, Conversation, Handoff, HandoffAssignment, HandoffNote, Message, TelegramNotice,
+    Turn,
 )
 from bot.text import normalize
 
@@ -71,7 +72,9 @@ def forget_citizen(channel: str, user_id: str) -> int:
 
 
 def purge_expired(now: dt.datetime | None = None) -> tuple[int, int]:
-    """Delete messages and Rasa events older than the retention period."""
+    """Delete messages, the transcripts and notes of handoffs, webhook events and Rasa events older
+    than the retention period. The volunteers' activity (who held what, how long, the rating)
+    holds no text and stays for the monthly report."""
     now = now or dt.datetime.now(dt.timezone.utc)
     cutoff = now - dt.timedelta(days=get_settings().retention_days)
     with session_scope() as session:
@@ -79,4 +82,7 @@ def purge_expired(now: dt.datetime | None = None) -> tuple[int, int]:
         session.execute(delete(Turn).where(Turn.message_id.in_(stale)))
         messages = session.execute(delete(Message).where(Message.created_at < cutoff)).rowcount
         session.execute(delete(ButtonKey).where(ButtonKey.created_at < cutoff))
+        session.execute(delete(HandoffNote).where(HandoffNote.created_at < cutoff))
+        session.execute(update(Handoff).where(Handoff.requested_at < cutoff).values(packet={}))
+        session.execute(delete(ChannelEvent).where(ChannelEvent.received_at < cutoff))
     return messages, _delete_tracker_events([], before=cutoff.timestamp())
