@@ -75,6 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         jobs = [asyncio.create_task(every(3600, purge)), asyncio.create_task(every(30, expire_claims))]
         if zalo:
             jobs.append(asyncio.create_task(every(600, zalo.keep_tokens_fresh)))
+        for channel in (c for c in (telegram, zalo) if c):
+            jobs.append(asyncio.create_task(every(60, channel.outbox.resend_pending)))
         yield
         for job in jobs:
             job.cancel()

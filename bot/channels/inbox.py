@@ -4,6 +4,7 @@ replies and later messages (a volunteer's) are sent through the channel and mark
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -12,6 +13,7 @@ from bot.messages import Outbound
 from bot.router import Delivery
 from bot.storage import repo
 from bot.storage.db import session_scope
+from bot.storage.models import utcnow
 from bot.text.masking import mask
 
 log = logging.getLogger(__name__)
@@ -93,6 +95,17 @@ class Outbox:
         for delivery in deliveries:
             if not delivery.sent:
                 await self._one(user_id, delivery.message_id, delivery.outbound)
+
+    async def resend_pending(self, older_than_s: float = 60, within_s: float = 86400) -> int:
+        """Send again what transient failures left pending (not the messages being sent right
+        now, nor day-old ones that would arrive out of context). Stops at the first failure."""
+        now = utcnow()
+        with session_scope() as session:
+            pending = [(m.id, user_id, repo.as_outbound(m)) for m, user_id in repo.undelivered(
+                session, self.channel, now - dt.timedelta(seconds=older_than_s), now - dt.timedelta(seconds=within_s))]
+        for message_id, user_id, outbound in pending:
+            await self._one(user_id, message_id, outbound)
+        return len(pending)
 
     async def _pushed(self, event: OutboundReady) -> None:
         if event.channel == self.channel:

@@ -1,6 +1,7 @@
 """Database access for the router and channels: small functions over one session."""
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import uuid
 from collections.abc import Iterable
@@ -90,6 +91,18 @@ def pending_outbound(session: Session, channel: str, user_id: str) -> list[Messa
         .where(Citizen.channel == channel, Citizen.channel_user_id == user_id,
                Message.direction == "out", Message.status == "pending").order_by(Message.id)
     ))
+
+
+def undelivered(session: Session, channel: str, written_before: dt.datetime, written_after: dt.datetime
+                ) -> list[tuple[Message, str]]:
+    """Messages a push channel has not delivered yet (a transient failure outlasted the retries),
+    with the citizen's id on that channel."""
+    return [tuple(row) for row in session.execute(
+        select(Message, Citizen.channel_user_id).select_from(Message)
+        .join(Conversation, Message.conversation_id == Conversation.id).join(Citizen, Conversation.citizen_id == Citizen.id)
+        .where(Message.channel == channel, Message.direction == "out", Message.status == "pending",
+               Message.created_at < written_before, Message.created_at > written_after).order_by(Message.id)
+    )]
 
 
 def set_status(session: Session, message_ids: Iterable[int], status: str) -> None:

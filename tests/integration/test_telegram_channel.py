@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
-from bot.channels.telegram import redact
+from bot.channels.telegram import MAX_ATTEMPTS, redact
 from bot.settings import get_settings
 from bot.storage.db import session_scope
 from bot.storage.models import ChannelEvent, Citizen, Conversation, Message, Turn, Volunteer
@@ -271,3 +271,18 @@ def test_an_id_number_is_masked_before_the_update_is_stored_and_the_citizen_is_w
         stored = session.scalar(select(ChannelEvent).where(ChannelEvent.event_id == str(update_["update_id"])))
         assert stored.processed_at is not None and stored.payload == {}  # processed: only the id is kept
     assert "079123456789" not in inbound_of(citizen)[-1].text
+
+
+def test_a_reply_left_pending_by_a_long_outage_is_sent_later(replica, telegram):
+    citizen = TelegramCitizen(telegram, replica)
+    telegram.break_next("sendMessage", times=MAX_ATTEMPTS, chat_id=citizen.id)  # outlasts the retries
+    citizen.say("đăng ký thường trú ở đâu")
+    replica.run(replica.app.state.telegram.inbox.drain())  # the update's processing, retries included
+    attempts = [c for c in telegram.calls if c[0] == "sendMessage" and c[1]["chat_id"] == citizen.id]
+    assert len(attempts) == MAX_ATTEMPTS and telegram.sent_messages(citizen.id) == []
+    assert replica.run(replica.app.state.telegram.outbox.resend_pending(older_than_s=0)) >= 1
+    assert "thường trú" in citizen.reply(lambda m: "thường trú" in m["text"].lower())["text"].lower()
+    with session_scope() as session:
+        statuses = session.scalars(select(Message.status).join(Conversation).join(Citizen).where(
+            Citizen.channel_user_id == str(citizen.id), Message.direction == "out")).all()
+    assert statuses and set(statuses) == {"sent"}
