@@ -15,7 +15,6 @@ import argparse
 import hashlib
 import json
 import re
-import threading
 import time
 
 import httpx
@@ -27,6 +26,7 @@ from bot.console import auth  # noqa: E402
 from bot.storage.db import session_scope  # noqa: E402
 from tests.fakes.telegram_api import FakeTelegramAPI  # noqa: E402
 from tests.fakes.zalo_api import FakeZaloAPI  # noqa: E402
+from tests.integration.replica import EventStream  # noqa: E402
 
 GROUP = -1009876543210
 PASSWORD = "benchmark-password"
@@ -35,45 +35,6 @@ TELEGRAM_CITIZEN = 5550001
 ZALO_CITIZEN = "2468458835296190001"
 ZALO_SECRET = "bench-oa-secret"
 ASK = "tôi muốn gặp tình nguyện viên"
-
-
-class Stream(threading.Thread):
-    """Timestamps every server-sent event of one stream."""
-
-    def __init__(self, client: httpx.Client, url: str):
-        super().__init__(daemon=True)
-        self.client, self.url = client, url
-        self.arrivals: list[tuple[float, str, dict]] = []
-        self.changed = threading.Condition()
-        self.connected = threading.Event()
-
-    def run(self) -> None:
-        try:
-            self._read()
-        except httpx.HTTPError:  # the stack stopped at the end of the run
-            pass
-
-    def _read(self) -> None:
-        name = "message"
-        with self.client.stream("GET", self.url, timeout=None) as response:
-            for line in response.iter_lines():
-                if line == ": connected":
-                    self.connected.set()
-                elif line.startswith("event: "):
-                    name = line[7:]
-                elif line.startswith("data: "):
-                    with self.changed:
-                        self.arrivals.append((time.perf_counter(), name, json.loads(line[6:])))
-                        self.changed.notify_all()
-
-    def arrival(self, predicate, timeout: float = 30) -> tuple[float, dict]:
-        """(when, data) of the first event whose (name, data) matches, waiting for it if need be."""
-        with self.changed:
-            found = self.changed.wait_for(
-                lambda: next(((t, d) for t, n, d in self.arrivals if predicate(n, d)), None), timeout)
-        if found is None:
-            raise TimeoutError("event did not arrive")
-        return found
 
 
 def notice_id(params: dict) -> int:
@@ -96,18 +57,16 @@ class Desk:
         csrf = self.console.post("/console/api/login", json={"username": username, "password": PASSWORD}).json()["csrf"]
         self.headers = {auth.CSRF_HEADER: csrf}
         self.console.post("/console/api/status", json={"online": True}, headers=self.headers).raise_for_status()
-        self.events = Stream(self.console, "/console/api/events")
-        self.events.start()
-        self.events.connected.wait(10)
+        self.events = EventStream("/console/api/events", self.console).start_and_wait()
 
     def queued_after(self, send) -> tuple[int, float]:
         """Runs `send` (a citizen asking for a person); (handoff id, seconds until the console heard it)."""
-        known = {d["handoff_id"] for _, name, d in self.events.arrivals if name == "handoff"}
+        known = {e.data["handoff_id"] for e in self.events.events if e.name == "handoff"}
         started = time.perf_counter()
         send()
-        seen, data = self.events.arrival(
-            lambda name, d: name == "handoff" and d["kind"] == "queued" and d["handoff_id"] not in known)
-        return data["handoff_id"], seen - started
+        queued = self.events.arrival(
+            lambda e: e.name == "handoff" and e.data["kind"] == "queued" and e.data["handoff_id"] not in known, 30)
+        return queued.data["handoff_id"], queued.at - started
 
     def send_latencies(self, handoff_id: int, arrived, replies: int) -> list[float]:
         """Seconds from the volunteer's POST to `arrived(text)` returning (the citizen's channel has it)."""
@@ -141,11 +100,8 @@ def notices_and_web_chat(handoffs: int, replies: int) -> dict:
                 to_console.append(heard)
                 citizens.append((sender, handoff_id))
             sender, handoff_id = citizens[0]
-            inbox = Stream(httpx.Client(timeout=None), f"{stack.gateway_url}/api/chat/stream?sender_id={sender}")
-            inbox.start()
-            inbox.connected.wait(10)
-            to_web = desk.send_latencies(handoff_id, lambda t: inbox.arrival(lambda name, d: d.get("text") == t),
-                                         replies)
+            inbox = EventStream(f"{stack.gateway_url}/api/chat/stream?sender_id={sender}").start_and_wait()
+            to_web = desk.send_latencies(handoff_id, lambda t: inbox.wait_for(lambda d: d.get("text") == t), replies)
     return {"handoff_to_telegram_notice": summary(to_notice), "handoff_to_console_stream": summary(to_console),
             "volunteer_send_to_citizen_web_chat": summary(to_web)}
 

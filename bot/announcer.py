@@ -82,9 +82,5 @@ class CitizenAnnouncer:
 
     def _if_nobody_available(self, handoff_id: int) -> list:
         with session_scope() as session:
-            handoff = session.get(Handoff, handoff_id)
-            desk = availability(session, self.settings, handoff, utcnow())
-            if desk.anybody:
-                return []
-            handoff.left_question = True
-            return citizen_texts.waiting(desk, office_lines(offices(session)))
+            desk = availability(session, self.settings, session.get(Handoff, handoff_id), utcnow())
+            return [] if desk.anybody else citizen_texts.waiting(desk, office_lines(offices(session)))

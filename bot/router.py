@@ -131,7 +131,8 @@ class Router:
                 elif not replies:
                     replies.append(Outbound(EMPTY_PROMPT))
             latency_ms = round((time.perf_counter() - started) * 1000)
-            deliveries = self._finish(inbound, conversation_id, message_id, turn, replies, status, latency_ms)
+            forgotten = command == privacy.FORGET
+            deliveries = self._finish(inbound, conversation_id, message_id, turn, replies, status, latency_ms, forgotten)
         log.info(json.dumps({
             "event": "turn", "conversation": conversation_id, "channel": inbound.channel, "owner": owner.value,
             "intent": turn.intent if turn else None,
@@ -149,11 +150,11 @@ class Router:
             raise
 
     def _finish(self, inbound: Inbound, conversation_id: int, message_id: int, turn, replies: list[Outbound],
-                status: str, latency_ms: int) -> list[Delivery]:
+                status: str, latency_ms: int, forgotten: bool) -> list[Delivery]:
         """Record what Rasa made of the message and store the replies (in a new conversation when
         the citizen just had everything deleted)."""
         with session_scope() as session:
-            if not repo.conversation_exists(session, conversation_id):
+            if forgotten:
                 conversation_id = repo.conversation_for(session, inbound.channel, inbound.user_id, inbound=False).id
             else:
                 repo.set_status(session, [message_id], "processed")

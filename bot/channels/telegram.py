@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import fcntl
-import hmac
-import json
 import logging
 import mimetypes
 from pathlib import Path
@@ -25,6 +23,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot.channels.inbox import EventInbox, Outbox, PermanentFailure, mask_fields
+from bot.channels.telegram_webhook import read_update
 from bot.console.api import MediaUnavailable
 from bot.events import EventBus
 from bot.messages import Inbound, Outbound, split_text
@@ -34,8 +33,6 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-MAX_BODY = 1 << 20
 MAX_TEXT = 4096
 MAX_ATTEMPTS = 4
 START_TEXT = "xin chào"  # /start is a greeting: Rasa answers with the welcome and the privacy notice
@@ -150,23 +147,10 @@ class TelegramChannel:
     # -- inbound --------------------------------------------------------------------------------
 
     async def webhook(self, request: Request) -> JSONResponse:
-        given = request.headers.get(SECRET_HEADER, "")
-        if not self.settings.telegram_secret or not hmac.compare_digest(given.encode(), self.settings.telegram_secret.encode()):
-            log.warning("telegram webhook: wrong secret token from %s", request.client.host if request.client else "?")
-            return JSONResponse({"error": "wrong secret token"}, status_code=403)
-        raw = await request.body()
-        if len(raw) > MAX_BODY:
-            log.warning("telegram webhook: body of %d bytes refused", len(raw))
-            return JSONResponse({"error": "body too large"}, status_code=413)
-        try:
-            payload = json.loads(raw)
-            update_id = payload["update_id"]
-            if not isinstance(update_id, int):
-                raise TypeError("update_id is not an integer")
-        except (ValueError, TypeError, KeyError) as exc:
-            log.warning("telegram webhook: malformed update: %r", exc)
-            return JSONResponse({"error": "malformed update"}, status_code=400)
-        await self.inbox.receive(str(update_id), payload)
+        payload = await read_update(request, self.settings.telegram_secret, "/webhooks/telegram")
+        if isinstance(payload, JSONResponse):
+            return payload
+        await self.inbox.receive(str(payload["update_id"]), payload)
         return JSONResponse({"ok": True})
 
     async def _process(self, payload: dict) -> None:

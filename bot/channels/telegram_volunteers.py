@@ -9,8 +9,6 @@ Updates arrive on `POST /webhooks/telegram-volunteers`, checked against the secr
 from __future__ import annotations
 
 import asyncio
-import hmac
-import json
 import logging
 
 from fastapi import APIRouter, Request
@@ -20,6 +18,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes
 
+from bot.channels.telegram_webhook import read_update
 from bot.events import EventBus, HandoffChanged
 from bot.handoff.service import REASONS, HandoffError, Handoffs
 from bot.settings import Settings
@@ -28,8 +27,6 @@ from bot.storage.models import Handoff, KnowledgeEntry, Message, TelegramNotice,
 
 log = logging.getLogger(__name__)
 CLAIM = "claim:"
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-MAX_BODY = 1 << 20
 PREVIEW_CHARS = 200
 RECENT_MESSAGES = 3
 NEEDS_A_VOLUNTEER = ("queued", "released", "expired")
@@ -122,17 +119,8 @@ class VolunteerTelegram:
         await query.answer(f"Anh/chị đã nhận yêu cầu #{handoff_id}. Mở {self.console_url} để trò chuyện.")
 
     async def webhook(self, request: Request) -> JSONResponse:
-        given = request.headers.get(SECRET_HEADER, "")
-        if not self.secret or not hmac.compare_digest(given.encode(), self.secret.encode()):
-            log.warning("telegram-volunteers webhook: wrong secret token from %s", request.client.host if request.client else "?")
-            return JSONResponse({"error": "wrong secret token"}, status_code=403)
-        raw = await request.body()
-        if len(raw) > MAX_BODY:
-            return JSONResponse({"error": "body too large"}, status_code=413)
-        try:
-            update = Update.de_json(json.loads(raw), self.application.bot)
-        except (ValueError, TypeError, KeyError) as exc:
-            log.warning("telegram-volunteers webhook: malformed update: %s", exc)
-            return JSONResponse({"error": "malformed update"}, status_code=400)
-        await self.application.process_update(update)
+        payload = await read_update(request, self.secret, "/webhooks/telegram-volunteers")
+        if isinstance(payload, JSONResponse):
+            return payload
+        await self.application.process_update(Update.de_json(payload, self.application.bot))
         return JSONResponse({"ok": True})

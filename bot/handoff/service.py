@@ -226,6 +226,7 @@ class Handoffs:
                 raise NotAllowed("Dạ, anh/chị không còn giữ yêu cầu này.")
             handoff = session.get(Handoff, handoff_id)
             session.refresh(handoff)
+            handoff.left_question |= not availability(session, self.settings, handoff, utcnow()).anybody
             self._set_owner(session, handoff, Owner.queued)
             self._end_assignment(session, handoff_id, previous, kind)
             event = self._event(session, kind, handoff, previous_volunteer_id=previous)

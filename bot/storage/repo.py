@@ -37,10 +37,6 @@ def new_conversation(session: Session, citizen_id: int) -> Conversation:
     return conversation
 
 
-def conversation_exists(session: Session, conversation_id: int) -> bool:
-    return session.get(Conversation, conversation_id) is not None
-
-
 def record_inbound(
     session: Session, conversation: Conversation, inbound: Inbound, text: str, masked: Iterable[str]
 ) -> Message | None:

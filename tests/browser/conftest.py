@@ -1,7 +1,8 @@
-import os
 import shutil
 
 import pytest
+
+from tests.system import require
 
 CHROMIUM_ARGS = [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -15,10 +16,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     executable = shutil.which("chromium")
-    if executable is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing: `make test` installs it (scripts/system-deps)")
-        pytest.skip("chromium is not installed (scripts/system-deps installs it)")
+    require(executable is not None, "chromium")
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield instance

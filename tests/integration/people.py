@@ -12,6 +12,7 @@ from bot.storage.models import Citizen, Conversation, Handoff, Message, Owner
 from tests.integration.replica import EventStream
 
 PASSWORD = "mật-khẩu-thử-nghiệm"
+ASK_HUMAN = "tôi muốn gặp tình nguyện viên"
 _ids = itertools.count()
 
 
@@ -55,6 +56,11 @@ class WebCitizen:
         assert response.status_code == 200, response.text
         return response.json()["replies"]
 
+    def ask_for_a_person(self) -> int:
+        """Asks for a volunteer; the handoff's id."""
+        self.say(ASK_HUMAN)
+        return self.handoff().id
+
     def handoff(self) -> Handoff:
         with session_scope() as session:
             return session.scalars(select(Handoff).join(Conversation).join(Citizen)
@@ -71,4 +77,14 @@ class WebCitizen:
                 Citizen.channel_user_id == self.sender, Message.id > since_id).order_by(Message.id)).all()
 
 
-ASK_HUMAN = "tôi muốn gặp tình nguyện viên"
+def volunteer_takes_over(base: str, citizen) -> tuple[Console, EventStream, int]:
+    """Lan, on duty with her console open, gets the request of a citizen on a push channel
+    (anything with `say` and `reply(predicate)`) and claims it; the citizen is told."""
+    lan = Console(base, "Lan")
+    events = lan.stream()
+    citizen.say("cho tôi gặp tình nguyện viên")
+    citizen.reply(lambda m: "em đã báo tình nguyện viên" in m["text"])
+    handoff = events.wait_for(lambda d: d["kind"] == "queued", name="handoff")["handoff_id"]
+    assert lan.post(f"/console/api/handoffs/{handoff}/claim").status_code == 200
+    citizen.reply(lambda m: m["text"] == "Dạ, tình nguyện viên Lan đang hỗ trợ anh/chị.")
+    return lan, events, handoff

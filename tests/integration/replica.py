@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
+from typing import NamedTuple
 
 import httpx
 import uvicorn
@@ -38,31 +40,40 @@ class Replica:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
 
+class Event(NamedTuple):
+    name: str
+    data: dict
+    at: float  # time.perf_counter() when it arrived
+
+
 class EventStream(threading.Thread):
-    """Reads a server-sent-events stream into a list; `wait_for` blocks until a matching event."""
+    """Reads a server-sent-events stream into a list of timed events; `wait_for` and `arrival`
+    block until a matching one has come."""
 
     def __init__(self, url: str, client: httpx.Client | None = None):
         super().__init__(daemon=True)
         self.url, self.client = url, client
         self.connected = threading.Event()
-        self.events: list[tuple[str, dict]] = []
+        self.events: list[Event] = []
         self._changed = threading.Condition()
-        self._stop = False
 
     def run(self) -> None:
-        client = self.client or httpx.Client(timeout=None)
+        try:
+            self._read(self.client or httpx.Client(timeout=None))
+        except httpx.HTTPError:  # the server went away at the end of a test or benchmark
+            pass
+
+    def _read(self, client: httpx.Client) -> None:
         name = "message"
         with client.stream("GET", self.url, timeout=None) as response:
             for line in response.iter_lines():
-                if self._stop:
-                    return
                 if line == ": connected":
                     self.connected.set()
                 elif line.startswith("event: "):
                     name = line[7:]
                 elif line.startswith("data: "):
                     with self._changed:
-                        self.events.append((name, json.loads(line[6:])))
+                        self.events.append(Event(name, json.loads(line[6:]), time.perf_counter()))
                         self._changed.notify_all()
                     name = "message"
 
@@ -71,16 +82,16 @@ class EventStream(threading.Thread):
         assert self.connected.wait(10), f"no stream from {self.url}"
         return self
 
-    def wait_for(self, predicate, timeout: float = 20, name: str = "message") -> dict:
-        """The first event of this name (seen or yet to come) whose data matches."""
+    def arrival(self, predicate, timeout: float = 20) -> Event | None:
+        """The first event (seen or yet to come) for which `predicate(event)` holds."""
         with self._changed:
-            found = self._changed.wait_for(
-                lambda: next((d for n, d in self.events if n == name and predicate(d)), None), timeout)
+            return self._changed.wait_for(lambda: next((e for e in self.events if predicate(e)), None), timeout)
+
+    def wait_for(self, predicate, timeout: float = 20, name: str = "message") -> dict:
+        """The data of the first event of this name (seen or yet to come) that matches."""
+        found = self.arrival(lambda e: e.name == name and predicate(e.data), timeout)
         assert found is not None, f"no matching {name} event in {self.events}"
-        return found
+        return found.data
 
     def texts(self, name: str = "message") -> list[str]:
-        return [d.get("text") or d.get("message", {}).get("text") for n, d in self.events if n == name]
-
-    def stop(self) -> None:
-        self._stop = True
+        return [e.data.get("text") or e.data.get("message", {}).get("text") for e in self.events if e.name == name]

@@ -98,8 +98,7 @@ def test_concurrent_claims_exactly_one_wins(replica):
     counted = claims_counted(replica)
     citizen = WebCitizen(replica.url)
     volunteers = [Console(replica.url, name) for name in ("An", "Bình", "Chi", "Dũng")]
-    citizen.say(ASK_HUMAN)
-    handoff_id = citizen.handoff().id
+    handoff_id = citizen.ask_for_a_person()
     barrier, results = threading.Barrier(len(volunteers)), {}
 
     def claim(console: Console) -> None:
@@ -120,8 +119,7 @@ def test_concurrent_claims_exactly_one_wins(replica):
 def test_transfer_then_release_back_to_the_queue(replica):
     citizen = WebCitizen(replica.url)
     an, binh = Console(replica.url, "An"), Console(replica.url, "Bình")
-    citizen.say(ASK_HUMAN)
-    handoff_id = citizen.handoff().id
+    handoff_id = citizen.ask_for_a_person()
     assert an.post(f"/console/api/handoffs/{handoff_id}/claim").status_code == 200
     assert binh.send(handoff_id, "xin chào").status_code == 403  # only the holder writes
     assert an.post(f"/console/api/handoffs/{handoff_id}/transfer", {"volunteer_id": binh.id}).status_code == 200
@@ -138,8 +136,7 @@ def test_transfer_then_release_back_to_the_queue(replica):
 def test_claim_expires_when_the_volunteer_does_not_reply(replica):
     citizen = WebCitizen(replica.url)
     lan = Console(replica.url, "Lan")
-    citizen.say(ASK_HUMAN)
-    handoff_id = citizen.handoff().id
+    handoff_id = citizen.ask_for_a_person()
     assert lan.post(f"/console/api/handoffs/{handoff_id}/claim").status_code == 200
     handoffs = replica.app.state.handoffs
     assert handoff_id not in replica.run(handoffs.expire_stale_claims(utcnow()))  # not yet
@@ -162,8 +159,7 @@ def test_claim_expires_when_the_volunteer_does_not_reply(replica):
 def test_close_with_outcome_rating_and_a_fresh_start(replica):
     citizen = WebCitizen(replica.url)
     lan = Console(replica.url, "Lan")
-    citizen.say(ASK_HUMAN)
-    handoff_id = citizen.handoff().id
+    handoff_id = citizen.ask_for_a_person()
     lan.post(f"/console/api/handoffs/{handoff_id}/claim")
     assert lan.post(f"/console/api/handoffs/{handoff_id}/close", {"outcome": "bogus"}).status_code == 400
     assert lan.post(f"/console/api/handoffs/{handoff_id}/close", {"outcome": "resolved"}).status_code == 200
@@ -179,8 +175,7 @@ def test_close_with_outcome_rating_and_a_fresh_start(replica):
 def test_a_draft_asking_for_an_otp_is_held_until_the_volunteer_confirms(replica):
     citizen = WebCitizen(replica.url)
     lan = Console(replica.url, "Lan")
-    citizen.say(ASK_HUMAN)
-    handoff_id = citizen.handoff().id
+    handoff_id = citizen.ask_for_a_person()
     lan.post(f"/console/api/handoffs/{handoff_id}/claim")
     before = len(citizen.messages())
     held = lan.send(handoff_id, "Anh/chị đọc cho em mã OTP nhé")
@@ -230,8 +225,7 @@ def test_activity_report_counts_conversations_time_and_ratings(replica):
     citizen = WebCitizen(replica.url)
     lan = Console(replica.url, "Lan")
     staff = Console(replica.url, "Hà", role="staff", online=False)
-    citizen.say(ASK_HUMAN)
-    handoff_id = citizen.handoff().id
+    handoff_id = citizen.ask_for_a_person()
     lan.post(f"/console/api/handoffs/{handoff_id}/claim")
     lan.post(f"/console/api/handoffs/{handoff_id}/hand-back", {"step": None})
     rating = citizen.inbox.wait_for(lambda m: "chấm điểm" in m["text"])

@@ -2,8 +2,6 @@
 chat is open on one, the volunteer's console on the other, and everything still arrives — once."""
 from __future__ import annotations
 
-import os
-
 import pytest
 from sqlalchemy import update
 
@@ -14,14 +12,12 @@ from tests import redis_server
 from tests.integration.conftest import texts
 from tests.integration.people import ASK_HUMAN, Console, WebCitizen
 from tests.integration.replica import Replica
+from tests.system import require
 
 
 @pytest.fixture(scope="module")
 def replicas(stack):
-    if not redis_server.available():
-        if os.environ.get("CI"):
-            pytest.fail("redis-server is missing: `make test` installs it (scripts/system-deps)")
-        pytest.skip("redis-server is not installed (scripts/system-deps installs it)")
+    require(redis_server.available(), "redis-server")
     with redis_server.redis_server() as url:
         settings = get_settings().model_copy(update={"redis_url": url})
         with Replica(settings) as first, Replica(settings) as second:

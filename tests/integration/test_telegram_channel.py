@@ -16,7 +16,7 @@ from bot.settings import get_settings
 from bot.storage.db import session_scope
 from bot.storage.models import ChannelEvent, Citizen, Conversation, Message, Turn, Volunteer
 from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.integration.people import Console
+from tests.integration.people import Console, volunteer_takes_over
 from tests.integration.replica import Replica
 
 SECRET = "citizen-hook-secret_2"
@@ -108,13 +108,7 @@ def test_question_buttons_guide_then_a_volunteer_and_back(replica, telegram):
     citizen.click(ready, "Bắt đầu")
     assert citizen.reply(lambda m: m["text"].startswith("Bước 1/"))
 
-    lan = Console(replica.url, "Lan")
-    events = lan.stream()
-    citizen.say("cho tôi gặp tình nguyện viên")
-    citizen.reply(lambda m: "em đã báo tình nguyện viên" in m["text"])
-    handoff = events.wait_for(lambda d: d["kind"] == "queued", name="handoff")["handoff_id"]
-    assert lan.post(f"/console/api/handoffs/{handoff}/claim").status_code == 200
-    citizen.reply(lambda m: m["text"] == "Dạ, tình nguyện viên Lan đang hỗ trợ anh/chị.")
+    lan, events, handoff = volunteer_takes_over(replica.url, citizen)
     assert lan.send(handoff, "Dạ, chị đang ở màn hình nào ạ?").status_code == 200
     citizen.reply(lambda m: m["text"] == "Dạ, chị đang ở màn hình nào ạ?")
     citizen.say("màn hình đăng nhập")

@@ -12,10 +12,10 @@ from sqlalchemy import select, update
 from bot.console import auth
 from bot.settings import get_settings
 from bot.storage.db import session_scope
-from bot.storage.models import Handoff, TelegramNotice, Volunteer
+from bot.storage.models import Handoff, Volunteer
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.integration.replica import Replica
-from tests.integration.people import ASK_HUMAN, WebCitizen
+from tests.integration.people import WebCitizen
 
 GROUP = -1001234567890
 SECRET = "volunteer-hook-secret_1"
@@ -53,6 +53,12 @@ def notice_for(telegram: FakeTelegramAPI, handoff_id: int) -> dict:
     return params
 
 
+def notice_message_id(telegram: FakeTelegramAPI, handoff_id: int) -> int:
+    """The group message that announces this request, once it is there."""
+    notice_for(telegram, handoff_id)
+    return next(m["message_id"] for m in telegram.sent_messages(GROUP) if f"#{handoff_id}\n" in m["text"])
+
+
 def press(replica: Replica, update: dict, secret: str = SECRET) -> httpx.Response:
     return httpx.post(replica.url + WEBHOOK, json=update,
                       headers={"X-Telegram-Bot-Api-Secret-Token": secret}, timeout=30)
@@ -61,8 +67,7 @@ def press(replica: Replica, update: dict, secret: str = SECRET) -> httpx.Respons
 def test_a_request_is_posted_with_a_masked_preview_and_a_claim_button(replica, telegram):
     citizen = WebCitizen(replica.url)
     citizen.say("tôi nộp hồ sơ rồi, số CCCD 079123456789")
-    citizen.say(ASK_HUMAN)
-    handoff_id = citizen.handoff().id
+    handoff_id = citizen.ask_for_a_person()
     params = notice_for(telegram, handoff_id)
     assert "Lý do: Người dân muốn gặp tình nguyện viên" in params["text"] and "Kênh: web" in params["text"]
     assert "079123456789" not in params["text"] and "[số định danh đã ẩn]" in params["text"]
@@ -71,11 +76,8 @@ def test_a_request_is_posted_with_a_masked_preview_and_a_claim_button(replica, t
 
 def test_first_press_claims_the_others_are_told_it_is_taken(replica, telegram):
     citizen = WebCitizen(replica.url)
-    citizen.say(ASK_HUMAN)
-    handoff_id = citizen.handoff().id
-    notice_for(telegram, handoff_id)
-    with session_scope() as session:
-        message_id = session.scalar(select(TelegramNotice.message_id).where(TelegramNotice.handoff_id == handoff_id))
+    handoff_id = citizen.ask_for_a_person()
+    message_id = notice_message_id(telegram, handoff_id)
     presses = {user: telegram.make_callback_query_update(user, GROUP, message_id, f"claim:{handoff_id}")
                for user in (LAN, MINH)}
     barrier, statuses = threading.Barrier(2), []
@@ -109,11 +111,8 @@ def test_first_press_claims_the_others_are_told_it_is_taken(replica, telegram):
 
 def test_an_unlinked_telegram_account_cannot_claim(replica, telegram):
     citizen = WebCitizen(replica.url)
-    citizen.say(ASK_HUMAN)
-    handoff_id = citizen.handoff().id
-    notice_for(telegram, handoff_id)
-    with session_scope() as session:
-        message_id = session.scalar(select(TelegramNotice.message_id).where(TelegramNotice.handoff_id == handoff_id))
+    handoff_id = citizen.ask_for_a_person()
+    message_id = notice_message_id(telegram, handoff_id)
     tap = telegram.make_callback_query_update(STRANGER, GROUP, message_id, f"claim:{handoff_id}")
     assert press(replica, tap).status_code == 200
     _, answer = telegram.wait_for_call("answerCallbackQuery",
@@ -124,11 +123,8 @@ def test_an_unlinked_telegram_account_cannot_claim(replica, telegram):
 
 def test_forged_or_malformed_webhook_calls_are_rejected_and_change_nothing(replica, telegram):
     citizen = WebCitizen(replica.url)
-    citizen.say(ASK_HUMAN)
-    handoff_id = citizen.handoff().id
-    notice_for(telegram, handoff_id)
-    with session_scope() as session:
-        message_id = session.scalar(select(TelegramNotice.message_id).where(TelegramNotice.handoff_id == handoff_id))
+    handoff_id = citizen.ask_for_a_person()
+    message_id = notice_message_id(telegram, handoff_id)
     tap = telegram.make_callback_query_update(LAN, GROUP, message_id, f"claim:{handoff_id}")
     assert press(replica, tap, secret="wrong").status_code == 403
     assert httpx.post(replica.url + WEBHOOK, json=tap).status_code == 403  # no secret at all

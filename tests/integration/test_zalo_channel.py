@@ -20,7 +20,7 @@ from bot.settings import get_settings
 from bot.storage.db import session_scope
 from bot.storage.models import ChannelEvent, Citizen, Conversation, Message, Turn, Volunteer
 from tests.fakes.zalo_api import FakeZaloAPI
-from tests.integration.people import Console
+from tests.integration.people import Console, volunteer_takes_over
 from tests.integration.replica import Replica
 
 OA_SECRET = "oa-secret-key-for-tests"
@@ -122,13 +122,7 @@ def test_follow_question_buttons_guide_then_a_volunteer_and_back(replica, zalo):
     assert len(button_titles(step)) == 5  # six step buttons: five under the step, one more after
     assert button_titles(citizen.reply(lambda m: m["text"] == "Lựa chọn khác:")) == ["Dừng"]
 
-    lan = Console(replica.url, "Lan")
-    events = lan.stream()
-    citizen.say("cho tôi gặp tình nguyện viên")
-    citizen.reply(lambda m: "em đã báo tình nguyện viên" in m["text"])
-    handoff = events.wait_for(lambda d: d["kind"] == "queued", name="handoff")["handoff_id"]
-    assert lan.post(f"/console/api/handoffs/{handoff}/claim").status_code == 200
-    citizen.reply(lambda m: m["text"] == "Dạ, tình nguyện viên Lan đang hỗ trợ anh/chị.")
+    lan, events, handoff = volunteer_takes_over(replica.url, citizen)
     assert lan.http.get(f"/console/api/handoffs/{handoff}").json()["handoff"]["channel_window"] is None
     assert lan.send(handoff, "Dạ, chị gửi giúp em ảnh màn hình (che số giấy tờ) nhé.").status_code == 200
     citizen.reply(lambda m: m["text"].startswith("Dạ, chị gửi giúp em ảnh màn hình"))

@@ -3,7 +3,6 @@ PostgreSQL server (started by the tests) — one claim wins, one Zalo token refr
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 
 import pytest
@@ -18,15 +17,13 @@ from bot.storage.models import Base, Citizen, Conversation, Handoff, HandoffAssi
 from tests import postgres
 from tests.channels import test_zalo_client as zalo_cases
 from tests.fakes.zalo_api import FakeZaloAPI
+from tests.system import require
 
 
 @pytest.fixture(scope="module")
 def on_postgres(loaded_db):
     """Points the app's database layer at a fresh PostgreSQL server for this module."""
-    if not postgres.available():
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL is missing: `make test` installs it (scripts/system-deps)")
-        pytest.skip("PostgreSQL is not installed (scripts/system-deps installs it)")
+    require(postgres.available(), "postgresql")
     with postgres.postgres_server() as url, pytest.MonkeyPatch.context() as patch:
         settings = loaded_db.model_copy(update={"database_url": url})
         db.upgrade(url)

@@ -1,0 +1,37 @@
+"""What both Telegram bots' webhooks check before an update is taken in: Telegram's secret token
+header, the body's size, and that it is an update at all. A refusal is logged and stores nothing."""
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+log = logging.getLogger(__name__)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_BODY = 1 << 20
+
+
+async def read_update(request: Request, secret: str, route: str) -> dict | JSONResponse:
+    """The update's JSON, or the response that refuses the call."""
+    given = request.headers.get(SECRET_HEADER, "")
+    if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+        return _refuse(403, "wrong secret token", route, request)
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        return _refuse(413, "body too large", route, request)
+    try:
+        payload = json.loads(raw)
+        if not isinstance(payload.get("update_id"), int):
+            raise TypeError("no integer update_id")
+    except (ValueError, TypeError, AttributeError) as exc:
+        return _refuse(400, "malformed update", route, request, repr(exc))
+    return payload
+
+
+def _refuse(status: int, error: str, route: str, request: Request, detail: str = "") -> JSONResponse:
+    log.warning("%s webhook refused (%d: %s %s) from %s", route, status, error, detail,
+                request.client.host if request.client else "?")
+    return JSONResponse({"error": error}, status_code=status)
