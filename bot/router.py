@@ -25,7 +25,7 @@ from bot.messages import Button, Inbound, Outbound
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.storage import repo
 from bot.storage.db import session_scope
-from bot.storage.models import Conversation, Owner
+from bot.storage.models import Owner
 from bot.text import normalize
 from bot.text.masking import mask
 
@@ -79,12 +79,13 @@ class Router:
         self.rasa = rasa
         self.bus = bus
         self.handoffs = handoffs
-        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
 
-    def _lock(self, conversation_id: int) -> asyncio.Lock:
-        lock = self._locks.get(conversation_id)
+    def _lock(self, channel: str, user_id: str) -> asyncio.Lock:
+        """One citizen's messages are handled one at a time, in order."""
+        lock = self._locks.get((channel, user_id))
         if lock is None:
-            lock = self._locks[conversation_id] = asyncio.Lock()
+            lock = self._locks[(channel, user_id)] = asyncio.Lock()
         return lock
 
     async def handle(self, inbound: Inbound, replies_in_response: bool = False) -> list[Delivery]:
@@ -93,22 +94,23 @@ class Router:
         started = time.perf_counter()
         status = "sent" if replies_in_response else "pending"
         masked = mask(inbound.text)
-        with session_scope() as session:
-            conversation = repo.conversation_for(session, inbound.channel, inbound.user_id)
-            button = repo.button_for(session, conversation.id, inbound.text.strip())
-            command = button.intent_payload if button else None
-            if conversation.owner == Owner.closed and not is_app_command(command):  # a new question starts afresh
-                conversation = repo.new_conversation(session, conversation.citizen_id)
-            shown = button.title if button else media_label(inbound, masked.text)
-            message = repo.record_inbound(session, conversation, inbound, shown, masked.kinds)
-            if message is None:  # the channel retried a message already handled
-                previous = repo.find_inbound(session, inbound.channel, inbound.message_id)
-                return [Delivery(m.id, repo.as_outbound(m), m.status == "sent") for m in repo.replies_to(session, previous)]
-            conversation_id, sender, message_id = conversation.id, conversation.rasa_sender_id, message.id
         turn = None
-        async with self._lock(conversation_id):
-            with session_scope() as session:  # read under the lock: a volunteer may have just claimed it
-                owner = session.get(Conversation, conversation_id).owner
+        async with self._lock(inbound.channel, inbound.user_id):
+            # Under the lock, so the owner read is the latest: a volunteer may have just claimed it.
+            with session_scope() as session:
+                conversation = repo.conversation_for(session, inbound.channel, inbound.user_id)
+                button = repo.button_for(session, conversation.id, inbound.text.strip())
+                command = button.intent_payload if button else None
+                if conversation.owner == Owner.closed and not is_app_command(command):  # a new question starts afresh
+                    conversation = repo.new_conversation(session, conversation.citizen_id)
+                shown = button.title if button else media_label(inbound, masked.text)
+                message = repo.record_inbound(session, conversation, inbound, shown, masked.kinds)
+                if message is None:  # the channel retried a message already handled
+                    previous = repo.find_inbound(session, inbound.channel, inbound.message_id)
+                    return [Delivery(m.id, repo.as_outbound(m), m.status == "sent")
+                            for m in repo.replies_to(session, previous)]
+                conversation_id, sender, message_id = conversation.id, conversation.rasa_sender_id, message.id
+                owner = conversation.owner
             replies = [Outbound(SECRET_WARNING)] if masked.changed else []
             handled = await self._app_command(inbound, conversation_id, command) if is_app_command(command) else None
             if handled is not None:
@@ -160,7 +162,7 @@ class Router:
                 repo.set_status(session, [message_id], "processed")
                 if turn is not None:
                     repo.record_turn(session, conversation_id, message_id, turn, latency_ms)
-            return [self._store(session, conversation_id, inbound.channel, out, status) for out in replies]
+            return self._store(session, conversation_id, inbound.channel, replies, status)
 
     async def _app_command(self, inbound: Inbound, conversation_id: int, command: str) -> list[Outbound] | None:
         """Commands the app's own buttons carry; handled here, never by NLU. None: not applicable
@@ -202,9 +204,11 @@ class Router:
         return citizen_texts.waiting(requested.availability, lines)
 
     @staticmethod
-    def _store(session, conversation_id: int, channel: str, outbound: Outbound, status: str = "pending") -> Delivery:
-        keyed = repo.with_button_keys(session, conversation_id, outbound)
-        return Delivery(repo.record_outbound(session, conversation_id, channel, keyed, status).id, keyed, status == "sent")
+    def _store(session, conversation_id: int, channel: str, replies: list[Outbound], status: str = "pending"
+               ) -> list[Delivery]:
+        keyed = repo.with_button_keys(session, conversation_id, replies)
+        message_ids = repo.record_outbound(session, conversation_id, channel, keyed, status)
+        return [Delivery(message_id, outbound, status == "sent") for message_id, outbound in zip(message_ids, keyed)]
 
     async def push(self, channel: str, user_id: str, outbound: Outbound, conversation_id: int | None = None) -> Delivery:
         """Store a message that is not a reply to a request (a volunteer's answer, a notice) and
@@ -212,7 +216,7 @@ class Router:
         with session_scope() as session:
             if conversation_id is None:
                 conversation_id = repo.conversation_for(session, channel, user_id, inbound=False).id
-            delivery = self._store(session, conversation_id, channel, outbound)
+            [delivery] = self._store(session, conversation_id, channel, [outbound])
             event = OutboundReady(delivery.message_id, conversation_id, channel, user_id, delivery.outbound)
         await self.bus.emit(event)
         return delivery

@@ -5,19 +5,38 @@
   the events back from the database.
 - On SQLite (the embedded default) it runs in WAL mode with `synchronous=NORMAL`: a power cut may
   lose the last moments of conversation but never corrupts the file, and commits stop waiting for
-  the disk on every event. PostgreSQL is left as configured.
+  the disk on every event. Its connections are pooled (SQLAlchemy 1.4 opens a new SQLite
+  connection per session otherwise). PostgreSQL is left as configured.
+- The latest session is read, and counted before a save, with one plain SQL statement each
+  instead of Rasa's ORM query: the same rows, without the ORM's per-call cost (about a quarter of
+  Rasa's CPU under load).
 """
 from __future__ import annotations
 
+import itertools
+import json
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Text
 
+import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import event
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import QueuePool
 
 KEEP_TURNS = 10_000  # conversations whose latest turn is kept in memory
+
+# Rasa's "latest session": the events from the newest `session_started` on, or all of them if the
+# conversation never had one.
+_LATEST_SESSION = """
+    FROM events e,
+         (SELECT max(timestamp) AS started FROM events WHERE sender_id = :sender AND type_name = :start) s
+    WHERE e.sender_id = :sender AND (s.started IS NULL OR e.timestamp >= s.started)
+"""
+LATEST_SESSION_EVENTS = sa.text("SELECT e.data" + _LATEST_SESSION + "ORDER BY e.id")
+LATEST_SESSION_SIZE = sa.text("SELECT count(*)" + _LATEST_SESSION)
 
 
 def latest_turn_of(tracker: DialogueStateTracker) -> Optional[Dict[Text, Any]]:
@@ -40,7 +59,12 @@ class GatewaySQLTrackerStore(SQLTrackerStore):
         super().__init__(*args, **kwargs)
         self._latest: "OrderedDict[Text, Dict[Text, Any]]" = OrderedDict()
         if self.engine.dialect.name == "sqlite":
+            url = self.engine.url
+            self.engine.dispose()
+            self.engine = sa.create_engine(url, poolclass=QueuePool, pool_size=2, max_overflow=8)
             event.listen(self.engine, "connect", self._sqlite_pragmas)
+            self.sessionmaker = sessionmaker(bind=self.engine)
+        self._insert_event = self.SQLEvent.__table__.insert()
 
     @staticmethod
     def _sqlite_pragmas(connection: Any, _record: Any) -> None:
@@ -50,14 +74,39 @@ class GatewaySQLTrackerStore(SQLTrackerStore):
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
+    def _session_parameters(self, sender_id: Text) -> Dict[Text, Any]:
+        return {"sender": sender_id, "start": SessionStarted.type_name}
+
+    async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        """The tracker of the latest session, as Rasa's `retrieve` returns it."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(LATEST_SESSION_EVENTS, self._session_parameters(sender_id)).scalars().all()
+        if not self.domain or not rows:
+            return None
+        events = [item for item in (Event.from_parameters(json.loads(row)) for row in rows) if item]
+        return DialogueStateTracker.from_events(sender_id, events, self.domain.slots)
+
     async def save(self, tracker: DialogueStateTracker) -> None:
-        await super().save(tracker)
+        """Store the tracker's events that the latest session does not have yet, as Rasa does."""
+        await self.stream_events(tracker)
+        with self.engine.begin() as connection:
+            stored = connection.execute(LATEST_SESSION_SIZE, self._session_parameters(tracker.sender_id)).scalar_one()
+            rows = [self._event_row(tracker.sender_id, item) for item in itertools.islice(tracker.events, stored, None)]
+            if rows:
+                connection.execute(self._insert_event, rows)
         turn = latest_turn_of(tracker)
         if turn is not None:
             self._latest[tracker.sender_id] = turn
             self._latest.move_to_end(tracker.sender_id)
             while len(self._latest) > KEEP_TURNS:
                 self._latest.popitem(last=False)
+
+    @staticmethod
+    def _event_row(sender_id: Text, item: Event) -> Dict[Text, Any]:
+        data = item.as_dict()
+        return {"sender_id": sender_id, "type_name": item.type_name, "timestamp": data.get("timestamp"),
+                "intent_name": data.get("parse_data", {}).get("intent", {}).get("name"),
+                "action_name": data.get("name"), "data": json.dumps(data)}
 
     def latest_turn(self, sender_id: Text, message_id: Text) -> Optional[Dict[Text, Any]]:
         """The turn of `message_id`, if it is the latest one saved for this conversation."""

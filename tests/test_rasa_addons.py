@@ -2,7 +2,9 @@
 import json
 import subprocess
 
+from tests import postgres
 from tests.conftest import ROOT
+from tests.system import require
 
 RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
 
@@ -49,3 +51,132 @@ print(json.dumps({"good": good, "bad": bad}))
 """)
     assert result["good"] is True
     assert result["bad"] != "accepted" and "Failed to validate Action server response" in result["bad"]
+
+
+def test_event_lookup_table_finds_the_classes_the_walk_finds():
+    result = run_in_rasa("""
+import json
+from rasa_addons import speedups
+from rasa.shared.core.events import Event
+from rasa.shared.utils.common import all_subclasses
+names = sorted({cls.type_name for cls in all_subclasses(Event)})
+walked = {name: Event.resolve_by_type(name).__name__ for name in names}
+speedups.install()
+looked_up = {name: Event.resolve_by_type(name).__name__ for name in names}
+try:
+    Event.resolve_by_type("no_such_event")
+    unknown = "accepted"
+except ValueError as error:
+    unknown = str(error)
+print(json.dumps({"same": walked == looked_up, "count": len(names), "unknown": unknown,
+                  "topic": Event.resolve_by_type("topic")}))
+""")
+    assert result["same"] and result["count"] > 15
+    assert result["unknown"] == "Unknown event name 'no_such_event'." and result["topic"] is None
+
+
+TRACKER_STORE_CASE = """
+import asyncio, json
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa_addons.tracker_store import GatewaySQLTrackerStore
+
+URL, DIALECT = {url!r}, {dialect!r}
+domain = Domain.from_dict({{"slots": {{"procedure": {{"type": "text", "mappings": [{{"type": "custom"}}]}}}}}})
+
+
+def session(start):
+    return [ActionExecuted("action_session_start", timestamp=start), SessionStarted(timestamp=start),
+            ActionExecuted("action_listen", timestamp=start + 1),
+            UserUttered("lam khai sinh", {{"name": "ask_documents", "confidence": 0.9}}, timestamp=start + 2),
+            SlotSet("procedure", "dang-ky-khai-sinh", timestamp=start + 3),
+            BotUttered("Dạ, anh/chị cần…", timestamp=start + 4), ActionExecuted("action_listen", timestamp=start + 5)]
+
+
+async def main():
+    ours = GatewaySQLTrackerStore(domain=domain, host=URL, dialect=DIALECT)
+    theirs = SQLTrackerStore(domain=domain, host=URL, dialect=DIALECT)
+    tracker = DialogueStateTracker("citizen", domain.slots)
+    for item in session(100.0):  # saved after every event, as Rasa saves after each step
+        tracker.update(item)
+        await ours.save(tracker)
+    await ours.save(tracker)  # nothing new: nothing stored twice
+    first_session = [e.as_dict() for e in (await ours.retrieve("citizen")).events]
+    tracker = await ours.retrieve("citizen")
+    for item in session(200.0):  # a new session in the same tracker object, saved once as Rasa does
+        tracker.update(item)
+    await ours.save(tracker)
+    legacy = DialogueStateTracker("no-session", domain.slots)
+    for item in session(300.0)[2:]:  # a conversation that never had a session start
+        legacy.update(item)
+    await ours.save(legacy)
+    with ours.engine.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT count(*) FROM events WHERE sender_id = 'citizen'").scalar()
+    mine, rasas = await ours.retrieve("citizen"), await theirs.retrieve("citizen")
+    print(json.dumps({{
+        "first_session": len(first_session), "rows": rows,
+        "same": [e.as_dict() for e in mine.events] == [e.as_dict() for e in rasas.events],
+        "latest": len(mine.events), "slot": mine.get_slot("procedure"),
+        "legacy_same": [e.as_dict() for e in (await ours.retrieve("no-session")).events]
+                       == [e.as_dict() for e in (await theirs.retrieve("no-session")).events],
+        "legacy": len((await ours.retrieve("no-session")).events),
+        "unknown": await ours.retrieve("nobody"),
+    }}))
+
+
+asyncio.run(main())
+"""
+
+
+def check_tracker_store(url: str, dialect: str) -> None:
+    result = run_in_rasa(TRACKER_STORE_CASE.format(url=url, dialect=dialect))
+    assert result["first_session"] == 7
+    assert result["rows"] == 14  # both sessions, each event once
+    assert result["same"] and result["latest"] == 7 and result["slot"] == "dang-ky-khai-sinh"
+    assert result["legacy_same"] and result["legacy"] == 5
+    assert result["unknown"] is None
+
+
+def test_tracker_store_reads_and_writes_what_rasas_store_does_on_sqlite(tmp_path):
+    check_tracker_store(f"sqlite:///{tmp_path / 'tracker.db'}", "sqlite")
+
+
+def test_tracker_store_reads_and_writes_what_rasas_store_does_on_postgresql():
+    require(postgres.available(), "postgresql")
+    with postgres.postgres_server() as url:
+        check_tracker_store(url.replace("+psycopg", "+psycopg2"), "postgresql")
+
+
+def test_endpoint_requests_share_one_connection():
+    result = run_in_rasa("""
+import asyncio, json
+from aiohttp import web
+from rasa_addons import speedups
+from rasa.utils.endpoints import EndpointConfig
+speedups.install()
+
+async def main():
+    peers = []
+
+    async def webhook(request):
+        peers.append(request.transport.get_extra_info("peername")[1])
+        return web.json_response({"echo": (await request.json())["n"]})
+
+    app = web.Application()
+    app.router.add_post("/webhook", webhook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook")
+    answers = [await endpoint.request(json={"n": n}) for n in range(3)]
+    await runner.cleanup()
+    print(json.dumps({"answers": answers, "connections": len(set(peers))}))
+
+asyncio.run(main())
+""")
+    assert result["answers"] == [{"echo": 0}, {"echo": 1}, {"echo": 2}]
+    assert result["connections"] == 1

@@ -40,3 +40,12 @@ def test_a_second_stack_starts_and_stops_without_orphans(loaded_db, tmp_path):
     for pid in pids:  # nothing left in any of the process groups either
         with pytest.raises(ProcessLookupError):
             os.killpg(pid, 0)
+
+
+def test_tensorflow_gets_one_thread_per_rasa_replica_unless_the_operator_sets_it(loaded_db, tmp_path, monkeypatch):
+    settings = Settings(var_dir=tmp_path, database_url=loaded_db.db_url)
+    for name in ("TF_INTER_OP_PARALLELISM_THREADS", "TF_INTRA_OP_PARALLELISM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+        assert Stack(settings).env[name] == "1"
+        monkeypatch.setenv(name, "4")
+        assert Stack(settings).env[name] == "4"

@@ -6,26 +6,36 @@ import secrets
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.messages import Button, Inbound, Outbound
-from bot.storage.models import ButtonKey, ChannelEvent, Citizen, Conversation, GuideEvent, Message, Turn, utcnow
+from bot.storage.models import (
+    ButtonKey, ChannelEvent, Citizen, Conversation, GuideEvent, Message, Turn, as_utc, utcnow,
+)
+
+BUTTON_KEY_PREFIX = "b_"
+# Zalo's answer windows are counted in hours: a last-message time up to a minute old is exact
+# enough, and spares a write per message in a lively chat (it can only close a window earlier).
+INBOUND_STAMP_STEP = dt.timedelta(minutes=1)
 
 
 def conversation_for(session: Session, channel: str, user_id: str, inbound: bool = True) -> Conversation:
     """The citizen's conversation on this channel, created on first contact."""
-    citizen = session.scalar(select(Citizen).where(Citizen.channel == channel, Citizen.channel_user_id == user_id))
+    found = session.execute(  # the citizen and their latest conversation, in one query
+        select(Citizen, Conversation).outerjoin(Conversation, Conversation.citizen_id == Citizen.id)
+        .where(Citizen.channel == channel, Citizen.channel_user_id == user_id)
+        .order_by(Conversation.id.desc()).limit(1)
+    ).first()
+    citizen, conversation = found if found is not None else (None, None)
     if citizen is None:
         citizen = Citizen(channel=channel, channel_user_id=user_id)
         session.add(citizen)
         session.flush()
-    if inbound:
-        citizen.last_inbound_at = utcnow()
-    conversation = session.scalar(
-        select(Conversation).where(Conversation.citizen_id == citizen.id).order_by(Conversation.id.desc()).limit(1)
-    )
+    now = utcnow()
+    if inbound and (citizen.last_inbound_at is None or now - as_utc(citizen.last_inbound_at) >= INBOUND_STAMP_STEP):
+        citizen.last_inbound_at = now
     return conversation or new_conversation(session, citizen.id)
 
 
@@ -108,30 +118,37 @@ def set_status(session: Session, message_ids: Iterable[int], status: str) -> Non
 
 
 def button_for(session: Session, conversation_id: int, key: str) -> ButtonKey | None:
-    row = session.get(ButtonKey, key) if len(key) <= 24 else None
+    """The button a pressed key stands for; typed text (anything not shaped like a key) is not looked up."""
+    row = session.get(ButtonKey, key) if key.startswith(BUTTON_KEY_PREFIX) and len(key) <= 24 else None
     return row if row is not None and row.conversation_id == conversation_id else None
 
 
-def with_button_keys(session: Session, conversation_id: int, outbound: Outbound) -> Outbound:
+def with_button_keys(session: Session, conversation_id: int, replies: list[Outbound]) -> list[Outbound]:
     """Replace Rasa's intent payloads by opaque keys issued to this conversation."""
-    buttons = []
-    for button in outbound.buttons:
-        key = "b_" + secrets.token_urlsafe(9)
-        session.add(ButtonKey(key=key, conversation_id=conversation_id, title=button.title, intent_payload=button.payload))
-        buttons.append(Button(button.title, key))
-    return Outbound(outbound.text, tuple(buttons), outbound.author)
+    keyed, rows = [], []
+    for outbound in replies:
+        buttons = []
+        for button in outbound.buttons:
+            key = BUTTON_KEY_PREFIX + secrets.token_urlsafe(9)
+            rows.append({"key": key, "conversation_id": conversation_id, "title": button.title,
+                         "intent_payload": button.payload})
+            buttons.append(Button(button.title, key))
+        keyed.append(Outbound(outbound.text, tuple(buttons), outbound.author))
+    if rows:
+        session.execute(insert(ButtonKey), rows)
+    return keyed
 
 
 def record_outbound(
-    session: Session, conversation_id: int, channel: str, outbound: Outbound, status: str = "pending"
-) -> Message:
-    message = Message(
-        conversation_id=conversation_id, direction="out", channel=channel, author=outbound.author,
-        text=outbound.text, buttons=[b.as_dict() for b in outbound.buttons], status=status,
-    )
-    session.add(message)
-    session.flush()
-    return message
+    session: Session, conversation_id: int, channel: str, replies: list[Outbound], status: str = "pending"
+) -> list[int]:
+    """Store outgoing messages with one statement; returns their ids, in order."""
+    if not replies:
+        return []
+    rows = [{"conversation_id": conversation_id, "direction": "out", "channel": channel, "author": outbound.author,
+             "text": outbound.text, "buttons": [b.as_dict() for b in outbound.buttons], "status": status}
+            for outbound in replies]
+    return list(session.scalars(insert(Message).returning(Message.id, sort_by_parameter_order=True), rows))
 
 
 def record_turn(session: Session, conversation_id: int, message_id: int, turn, latency_ms: int) -> None:
