@@ -104,13 +104,12 @@ class Router:
                 if conversation.owner == Owner.closed and not is_app_command(command):  # a new question starts afresh
                     conversation = repo.new_conversation(session, conversation.citizen_id)
                 shown = button.title if button else media_label(inbound, masked.text)
-                message = repo.record_inbound(session, conversation, inbound, shown, masked.kinds)
-                if message is None:  # the channel retried a message already handled
+                message_id = repo.record_inbound(session, conversation, inbound, shown, masked.kinds)
+                if message_id is None:  # the channel retried a message already handled
                     previous = repo.find_inbound(session, inbound.channel, inbound.message_id)
                     return [Delivery(m.id, repo.as_outbound(m), m.status == "sent")
                             for m in repo.replies_to(session, previous)]
-                conversation_id, sender, message_id = conversation.id, conversation.rasa_sender_id, message.id
-                owner = conversation.owner
+                conversation_id, sender, owner = conversation.id, conversation.rasa_sender_id, conversation.owner
             replies = [Outbound(SECRET_WARNING)] if masked.changed else []
             handled = await self._app_command(inbound, conversation_id, command) if is_app_command(command) else None
             if handled is not None:

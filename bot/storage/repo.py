@@ -49,23 +49,21 @@ def new_conversation(session: Session, citizen_id: int) -> Conversation:
 
 def record_inbound(
     session: Session, conversation: Conversation, inbound: Inbound, text: str, masked: Iterable[str]
-) -> Message | None:
-    """Store an inbound message; None when the channel already delivered this message id."""
-    message = Message(
+) -> int | None:
+    """Store an inbound message and return its id; None when the channel already delivered this
+    message id."""
+    store = insert(Message).values(
         conversation_id=conversation.id, direction="in", channel=inbound.channel,
         channel_message_id=inbound.message_id, author="citizen", text=text, masked=sorted(masked),
         status="received", media={"kind": inbound.media, "ref": inbound.media_ref} if inbound.media else None,
-    )
+    ).returning(Message.id)
     if inbound.message_id is None:  # nothing to be a duplicate of
-        session.add(message)
-        session.flush()
-        return message
+        return session.scalar(store)
     try:
         with session.begin_nested():
-            session.add(message)
+            return session.scalar(store)
     except IntegrityError:
         return None
-    return message
 
 
 def find_inbound(session: Session, channel: str, channel_message_id: str) -> Message | None:
@@ -152,7 +150,7 @@ def record_outbound(
 
 
 def record_turn(session: Session, conversation_id: int, message_id: int, turn, latency_ms: int) -> None:
-    session.add(Turn(
+    session.execute(insert(Turn).values(
         conversation_id=conversation_id, message_id=message_id, intent=turn.intent, confidence=turn.confidence,
         entities=turn.entities, actions=turn.actions, latency_ms=latency_ms,
     ))

@@ -107,7 +107,8 @@ def test_every_outbound_is_stored_and_marked_sent(chat):
     chat("làm căn cước cần giấy tờ gì")
     with session_scope() as session:
         rows = session.scalars(
-            select(Message).join(Citizen, Citizen.channel_user_id == chat.sender).where(Message.direction == "out")
+            select(Message).join(Conversation).join(Citizen)
+            .where(Citizen.channel_user_id == chat.sender, Message.direction == "out")
         ).all()
     assert rows and all(row.status == "sent" for row in rows)
 
