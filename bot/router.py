@@ -4,7 +4,7 @@ It masks secrets, stores the message before processing it (idempotent on the cha
 id), reads who owns the conversation, and only then lets Rasa answer; while a volunteer holds the
 conversation (or one is awaited) the bot stays silent. When an action asks for a volunteer, the
 router starts the handoff. Replies are stored before
-any channel sends them. Messages of one conversation are processed one at a time, in order.
+any channel sends them. One citizen's messages are processed one at a time, in order.
 """
 from __future__ import annotations
 

@@ -39,6 +39,10 @@ LATEST_SESSION_EVENTS = sa.text("SELECT e.data" + _LATEST_SESSION + "ORDER BY e.
 LATEST_SESSION_SIZE = sa.text("SELECT count(*)" + _LATEST_SESSION)
 
 
+def _latest_session_of(sender_id: Text) -> Dict[Text, Any]:
+    return {"sender": sender_id, "start": SessionStarted.type_name}
+
+
 def latest_turn_of(tracker: DialogueStateTracker) -> Optional[Dict[Text, Any]]:
     """Intent, entities and the actions run after the tracker's latest user message."""
     actions: List[Text] = []
@@ -74,13 +78,10 @@ class GatewaySQLTrackerStore(SQLTrackerStore):
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
-    def _session_parameters(self, sender_id: Text) -> Dict[Text, Any]:
-        return {"sender": sender_id, "start": SessionStarted.type_name}
-
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         """The tracker of the latest session, as Rasa's `retrieve` returns it."""
         with self.engine.connect() as connection:
-            rows = connection.execute(LATEST_SESSION_EVENTS, self._session_parameters(sender_id)).scalars().all()
+            rows = connection.execute(LATEST_SESSION_EVENTS, _latest_session_of(sender_id)).scalars().all()
         if not self.domain or not rows:
             return None
         events = [item for item in (Event.from_parameters(json.loads(row)) for row in rows) if item]
@@ -90,7 +91,7 @@ class GatewaySQLTrackerStore(SQLTrackerStore):
         """Store the tracker's events that the latest session does not have yet, as Rasa does."""
         await self.stream_events(tracker)
         with self.engine.begin() as connection:
-            stored = connection.execute(LATEST_SESSION_SIZE, self._session_parameters(tracker.sender_id)).scalar_one()
+            stored = connection.execute(LATEST_SESSION_SIZE, _latest_session_of(tracker.sender_id)).scalar_one()
             rows = [self._event_row(tracker.sender_id, item) for item in itertools.islice(tracker.events, stored, None)]
             if rows:
                 connection.execute(self._insert_event, rows)

@@ -33,9 +33,10 @@ def conversation_for(session: Session, channel: str, user_id: str, inbound: bool
         citizen = Citizen(channel=channel, channel_user_id=user_id)
         session.add(citizen)
         session.flush()
-    now = utcnow()
-    if inbound and (citizen.last_inbound_at is None or now - as_utc(citizen.last_inbound_at) >= INBOUND_STAMP_STEP):
-        citizen.last_inbound_at = now
+    if inbound:
+        now = utcnow()
+        if citizen.last_inbound_at is None or now - as_utc(citizen.last_inbound_at) >= INBOUND_STAMP_STEP:
+            citizen.last_inbound_at = now
     return conversation or new_conversation(session, citizen.id)
 
 
