@@ -65,6 +65,7 @@ system-deps:
 
 bench: setup train
 	$(APP) benchmarks/search.py
+	$(APP) benchmarks/answers.py
 	$(APP) benchmarks/spine.py
 	$(APP) benchmarks/nlu.py
 	$(APP) benchmarks/chat_load.py

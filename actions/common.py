@@ -1,13 +1,13 @@
-"""What every action needs: sending replies, the procedure hint, candidate titles."""
+"""What every action needs: the evidence of a turn, sending replies, reporting the decision."""
 from __future__ import annotations
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.knowledge.answers import Reply
-from bot.knowledge.search import KnowledgeIndex
-from bot.knowledge.store import offices
-from bot.storage.db import session_scope
+from bot.knowledge.decide import About, Evidence
+
+UNANSWERED = "unanswered"  # marks (in the tracker) a turn the bot could not help with at all
 
 
 def send(dispatcher: CollectingDispatcher, replies: list[Reply]) -> None:
@@ -15,14 +15,16 @@ def send(dispatcher: CollectingDispatcher, replies: list[Reply]) -> None:
         dispatcher.utter_message(text=reply.text, buttons=reply.buttons or None)
 
 
+def report(dispatcher: CollectingDispatcher, about: About) -> None:
+    """Tell the app what this turn decided; the app stores it and returns it as `about`."""
+    dispatcher.utter_message(json_message={"about": about.as_dict()})
+
+
 def request_handoff(dispatcher: CollectingDispatcher, reason: str, procedure: str | None = None,
                     step: int | None = None) -> None:
     """Ask the app for a volunteer. The app moves the conversation to its queue and tells the
     citizen who is available; the marker itself is never shown."""
     dispatcher.utter_message(json_message={"handoff": {"reason": reason, "procedure": procedure, "step": step}})
-
-
-UNANSWERED = "unanswered"  # marks (in the tracker) a turn the bot could not help with at all
 
 
 def not_understood(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
@@ -44,14 +46,21 @@ def previous_turn_unanswered(tracker: Tracker) -> bool:
     return False
 
 
-def procedure_hint(tracker: Tracker) -> str | None:
-    return next(tracker.get_latest_entity_values("procedure"), None)
-
-
-def titles(index: KnowledgeIndex, slugs: list[str]) -> list[tuple[str, str]]:
-    return [(slug, index.by_slug[slug].title) for slug in slugs]
-
-
-def office_book():
-    with session_scope() as session:
-        return offices(session)
+def evidence_of(tracker: Tracker) -> Evidence:
+    """Everything the decision may weigh: the citizen's words as written (the app passes them,
+    masked, in the message's metadata; Rasa itself sees them normalised), Rasa's reading, a
+    button's procedure, and the conversation's procedure."""
+    message = tracker.latest_message or {}
+    typed = message.get("text") or ""
+    button = typed.startswith("/")
+    entity = next(tracker.get_latest_entity_values("procedure"), None)
+    intent = message.get("intent") or {}
+    written = (message.get("metadata") or {}).get("text")
+    return Evidence(
+        text=typed if button else (written or typed),
+        intent=intent.get("name"),
+        confidence=float(intent.get("confidence") or 0.0),
+        button=entity if button else None,
+        entity=None if button else entity,
+        context=tracker.get_slot("procedure"),
+    )

@@ -8,12 +8,14 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import not_understood, office_book, procedure_hint, request_handoff, send, titles
+from actions.answer import answer
+from actions.common import evidence_of, not_understood, report, request_handoff, send
 from bot import guide
 from bot.knowledge import answers
 from bot.knowledge.answers import Reply, intent_payload
-from bot.knowledge.resolve import resolve
-from bot.knowledge.search import live_index
+from bot.knowledge.decide import About, Evidence, decide, resolve
+from bot.knowledge.question import read
+from bot.knowledge.search import KnowledgeIndex, live_index
 from bot.storage.db import session_scope
 from bot.storage.repo import record_guide_event
 
@@ -41,32 +43,51 @@ class ActionGuide(Action):
         index = live_index.get()
         state = state_of(tracker)
         if intent == "guide_me":
-            found = resolve(index, tracker.latest_message.get("text") or "", procedure_hint(tracker),
-                            tracker.get_slot("procedure"))
-            if found.slug is None:
-                send(dispatcher, [answers.choose_procedure(titles(index, found.candidates), "guide_me", found.guessed)])
-                if found.guessed:
-                    not_understood(dispatcher, tracker)
+            evidence = evidence_of(tracker)
+            slug = self._procedure(dispatcher, tracker, index, evidence)
+            if slug is None:
                 return []
-            outcome = guide.start(index.by_slug[found.slug], office_book())
-            slug = found.slug
+            outcome = guide.start(index.by_slug[slug])
         elif state.active and state.slug in index.by_slug:
             problem = next(tracker.get_latest_entity_values("problem"), None)
             outcome = guide.handle(index.by_slug[state.slug], state, intent, problem)
             slug = state.slug
-        else:
-            reply = self._no_guide(intent, tracker.get_slot("procedure"), index)
-            send(dispatcher, [reply])
-            if tracker.get_slot("procedure") not in index.by_slug:  # nothing to go on at all
+        else:  # no guide going on: the words may well be a question ("tôi bị kẹt ở bước đăng nhập vneid")
+            decision = decide(index, evidence_of(tracker))
+            if decision.about.outcome in ("answer", "decline"):
+                return answer(dispatcher, tracker, decision)
+            context = tracker.get_slot("procedure")
+            send(dispatcher, [self._no_guide(intent, context, index)])
+            report(dispatcher, About(context if context in index.by_slug else None, "process", "other"))
+            if context not in index.by_slug:  # nothing to go on at all
                 not_understood(dispatcher, tracker)
             return []
         send(dispatcher, outcome.replies)
+        report(dispatcher, About(slug, "process", "handoff" if outcome.needs_volunteer else "guide"))
         if outcome.needs_volunteer:
             request_handoff(dispatcher, "stuck", slug, outcome.state.step)
         if outcome.event is not None:
             with session_scope() as session:
                 record_guide_event(session, tracker.sender_id, slug, outcome.event)
         return slots_of(outcome.state) + [SlotSet("procedure", slug)]
+
+    @staticmethod
+    def _procedure(dispatcher: CollectingDispatcher, tracker: Tracker, index: KnowledgeIndex,
+                   evidence: Evidence) -> str | None:
+        """Which procedure to guide through; None when the citizen was asked or declined instead."""
+        found = resolve(index, read(evidence.text if not evidence.button else ""), evidence)
+        if found.slug is not None:
+            return found.slug
+        if found.decline is not None:
+            send(dispatcher, answers.decline(found.decline.name, found.decline.code))
+            report(dispatcher, About(None, "process", "decline"))
+            return None
+        names = [(slug, index.by_slug[slug].title) for slug in found.candidates]
+        send(dispatcher, [answers.choose_procedure(names, "guide_me", found.guessed)])
+        report(dispatcher, About(None, "process", "clarify"))
+        if found.guessed:
+            not_understood(dispatcher, tracker)
+        return None
 
     @staticmethod
     def _no_guide(intent: str, context: str | None, index) -> Reply:

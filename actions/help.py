@@ -6,8 +6,10 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import request_handoff
+from actions.common import report, request_handoff, send
 from actions.guide import state_of
+from bot.knowledge import answers
+from bot.knowledge.decide import About
 
 
 class ActionRequestHuman(Action):
@@ -17,6 +19,10 @@ class ActionRequestHuman(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
         intent = tracker.latest_message.get("intent", {}).get("name")
         guide = state_of(tracker)
+        procedure = guide.slug or tracker.get_slot("procedure")
+        if intent == "complaint":
+            send(dispatcher, [answers.COMPLAINT])
         request_handoff(dispatcher, "complaint" if intent == "complaint" else "citizen_request",
-                        guide.slug or tracker.get_slot("procedure"), guide.step if guide.active else None)
+                        procedure, guide.step if guide.active else None)
+        report(dispatcher, About(procedure, None, "handoff"))
         return []

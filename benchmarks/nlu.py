@@ -1,6 +1,6 @@
 """NLU figures on the held-out test set (tests/rasa/nlu_test.yml), as written and with every
-diacritic stripped: intent accuracy and macro-F1, procedure accuracy on the resolved slug (Rasa's
-entity and synonyms, then the knowledge search), parse latency.
+diacritic stripped: intent accuracy and macro-F1, procedure accuracy of the turn's decision
+(bot.knowledge.decide: Rasa's intent and entity are two of its signals), parse latency.
 
     .venv/bin/python benchmarks/nlu.py
 """
@@ -19,7 +19,7 @@ from sklearn.metrics import f1_score
 
 from common import ROOT, percentile, scratch_stack
 
-from bot.knowledge.resolve import resolve  # noqa: E402
+from bot.knowledge.decide import Evidence, decide  # noqa: E402
 from bot.knowledge.search import build_live_index  # noqa: E402
 from bot.text import fold, normalize  # noqa: E402
 
@@ -59,7 +59,8 @@ def main() -> int:
                     confusions[(intent, guess)] += 1
                 if slug:
                     hint = next((e["value"] for e in parse["entities"] if e["entity"] == "procedure"), None)
-                    resolved.append(resolve(index, message, hint, None).slug == slug)
+                    evidence = Evidence(prepare(text), guess, parse["intent"]["confidence"], entity=hint)
+                    resolved.append(decide(index, evidence).about.procedure == slug)
             report[variant] = {
                 "intent_accuracy": round(sum(g == p for g, p in zip(gold, predicted)) / len(gold), 3),
                 "intent_macro_f1": round(f1_score(gold, predicted, average="macro", labels=sorted(set(gold))), 3),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from bot.knowledge.answers import Reply, intent_payload, where
-from bot.knowledge.schema import OfficeBook, Procedure, Step
+from bot.knowledge.schema import Procedure, Step
 
 NEXT, BACK, REPEAT, STUCK, HUMAN, STOP = "guide_next", "guide_back", "guide_repeat", "guide_stuck", "request_human", "guide_stop"
 STEP_BUTTONS = [("Xong", NEXT), ("Quay lại", BACK), ("Nhắc lại", REPEAT), ("Tôi bị kẹt", STUCK),
@@ -58,19 +58,19 @@ def _step_reply(entry: Procedure, number: int) -> Reply:
     return Reply(text, _buttons(STEP_BUTTONS))
 
 
-def in_person(entry: Procedure, offices: OfficeBook | None) -> list[Reply]:
+def in_person(entry: Procedure) -> list[Reply]:
     """No fake online guide: why it is done in person, what to bring, where."""
-    replies = [Reply(f"Dạ, thủ tục {entry.title} phải làm trực tiếp tại cơ quan: "
+    replies = [Reply(f"Dạ, {entry.name} phải làm trực tiếp tại cơ quan: "
                      f"{entry.online.in_person_reason or entry.online.text}")]
     if entry.documents:
         replies.append(Reply("Anh/chị mang theo:\n" + "\n".join(f"- {d.name}" for d in entry.documents)))
-    replies.append(where(entry, offices))
+    replies.append(where(entry))
     return replies
 
 
-def start(entry: Procedure, offices: OfficeBook | None = None) -> Outcome:
+def start(entry: Procedure) -> Outcome:
     if entry.online.level == "in_person" or not entry.steps:
-        replies = in_person(entry, offices)
+        replies = in_person(entry)
         if entry.steps:  # e.g. the app part of an account that is finished at the police
             replies.append(Reply("Em có thể hướng dẫn phần làm trên điện thoại trước.",
                                  _buttons([("Xem các bước", NEXT), ("Để sau", STOP)])))
@@ -78,7 +78,7 @@ def start(entry: Procedure, offices: OfficeBook | None = None) -> Outcome:
         return Outcome(replies, GuideState(), GuideEvent("in_person", 0))
     ready = [*entry.before_you_start, *(f"Ảnh chụp hoặc bản quét rõ nét, đủ các góc: {d.name}" for d in entry.documents[:4])]
     replies = [
-        Reply(f"Dạ, em sẽ hướng dẫn anh/chị tự nộp hồ sơ {entry.title} trực tuyến, từng bước một "
+        Reply(f"Dạ, em sẽ hướng dẫn anh/chị tự nộp hồ sơ {entry.name} trực tuyến, từng bước một "
               f"({len(entry.steps)} bước). {NO_SECRETS}"),
         Reply("Anh/chị chuẩn bị sẵn:\n" + "\n".join(f"- {item}" for item in ready)),
     ]
@@ -162,5 +162,5 @@ def handle(entry: Procedure, state: GuideState, intent: str, problem: str | None
 
 
 def resume_offer(entry: Procedure, state: GuideState) -> Reply:
-    return Reply(f"Lần trước anh/chị đang làm đến bước {max(state.step, 1)}/{len(entry.steps)} của thủ tục "
-                 f"{entry.title}. Anh/chị muốn làm tiếp không?", _buttons([("Làm tiếp", REPEAT), ("Để sau", STOP)]))
+    return Reply(f"Lần trước anh/chị đang làm đến bước {max(state.step, 1)}/{len(entry.steps)} ({entry.name}). "
+                 "Anh/chị muốn làm tiếp không?", _buttons([("Làm tiếp", REPEAT), ("Để sau", STOP)]))

@@ -22,6 +22,7 @@ class RasaTurn:
     entities: list[dict[str, Any]] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
     handoff: dict[str, Any] | None = None  # an action asked for a volunteer: {"reason", "procedure", "step"}
+    about: dict[str, Any] | None = None  # the turn's decision: {"procedure", "aspect", "outcome"}
 
 
 def _reply(message: dict[str, Any]) -> Outbound | None:
@@ -34,13 +35,15 @@ def _replies(messages: list[dict[str, Any]]) -> list[Outbound]:
     return [r for r in map(_reply, messages) if r is not None]
 
 
-def _handoff_request(messages: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Actions ask for a volunteer with a custom message `{"handoff": {...}}` (not shown to anyone)."""
+def _custom(messages: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
+    """Actions talk to the app with custom messages, never shown to anyone: `{"handoff": {...}}`
+    asks for a volunteer, `{"about": {...}}` reports the turn's decision. The last one counts."""
+    found = None
     for message in messages:
         custom = message.get("custom")
-        if isinstance(custom, dict) and isinstance(custom.get("handoff"), dict):
-            return custom["handoff"]
-    return None
+        if isinstance(custom, dict) and isinstance(custom.get(key), dict):
+            found = custom[key]
+    return found
 
 
 class RasaClient:
@@ -64,12 +67,15 @@ class RasaClient:
         if self._session is not None:
             await self._session.close()
 
-    async def send(self, sender: str, text: str, message_id: str) -> RasaTurn:
-        """Send one (already masked and normalised) message through the gateway channel."""
+    async def send(self, sender: str, text: str, message_id: str, written: str | None = None) -> RasaTurn:
+        """Send one (already masked and normalised) message through the gateway channel;
+        `written` is the masked text as the citizen wrote it (sentences and question marks kept),
+        passed to the actions as metadata."""
         try:
             async with self._http().post(
                 f"{self.replica_url(sender)}/webhooks/gateway/webhook",
-                json={"sender": sender, "message": text, "message_id": message_id},
+                json={"sender": sender, "message": text, "message_id": message_id,
+                      "metadata": {"text": written} if written else None},
                 headers={"Authorization": f"Bearer {self._token}"},
             ) as response:
                 response.raise_for_status()
@@ -78,7 +84,7 @@ class RasaClient:
             raise RasaUnavailable(str(exc) or type(exc).__name__) from exc
         messages = body.get("messages", [])
         return RasaTurn(_replies(messages), body.get("intent"), body.get("confidence"), body.get("entities") or [],
-                        body.get("actions") or [], _handoff_request(messages))
+                        body.get("actions") or [], _custom(messages, "handoff"), _custom(messages, "about"))
 
     async def append_events(self, sender: str, events: list[dict[str, Any]]) -> None:
         """Append events to a conversation's tracker (pause, resume, slots) without running a turn."""

@@ -9,6 +9,7 @@ any channel sends them. One citizen's messages are processed one at a time, in o
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 import time
@@ -27,6 +28,7 @@ from bot.storage import repo
 from bot.storage.db import session_scope
 from bot.storage.models import Owner
 from bot.text import normalize
+from bot.text.address import address, address_form
 from bot.text.masking import mask
 
 log = logging.getLogger("bot.turn")
@@ -49,6 +51,20 @@ MEDIA_NOT_READ = Outbound(
 )
 FORGOTTEN = "Dạ, em đã xóa toàn bộ nội dung trò chuyện của anh/chị."
 KEPT = "Dạ, em giữ nguyên. Anh/chị cần hỏi gì cứ nhắn em nhé."
+WAITING_ACK_EVERY = dt.timedelta(minutes=1)  # a waiting citizen's messages are acknowledged at most this often
+
+
+def about(procedure: str | None = None, aspect: str | None = None, outcome: str = "other") -> dict:
+    """The turn's decision as `/api/chat` returns it (see bot.knowledge.decide)."""
+    return {"procedure": procedure, "aspect": aspect if procedure else None, "outcome": outcome}
+
+
+@dataclass(frozen=True)
+class Handled:
+    """What came of one inbound message: the stored replies and the turn's decision."""
+
+    deliveries: list["Delivery"]
+    about: dict
 
 
 @dataclass(frozen=True)
@@ -88,9 +104,10 @@ class Router:
             lock = self._locks[(channel, user_id)] = asyncio.Lock()
         return lock
 
-    async def handle(self, inbound: Inbound, replies_in_response: bool = False) -> list[Delivery]:
-        """Process one inbound message; returns the stored replies. With `replies_in_response`
-        the channel hands them over in its HTTP response, so they are stored as sent."""
+    async def handle(self, inbound: Inbound, replies_in_response: bool = False) -> Handled:
+        """Process one inbound message; returns the stored replies and the turn's decision. With
+        `replies_in_response` the channel hands the replies over in its HTTP response, so they are
+        stored as sent."""
         started = time.perf_counter()
         status = "sent" if replies_in_response else "pending"
         masked = mask(inbound.text)
@@ -107,15 +124,20 @@ class Router:
                 message_id = repo.record_inbound(session, conversation, inbound, shown, masked.kinds)
                 if message_id is None:  # the channel retried a message already handled
                     previous = repo.find_inbound(session, inbound.channel, inbound.message_id)
-                    return [Delivery(m.id, repo.as_outbound(m), m.status == "sent")
-                            for m in repo.replies_to(session, previous)]
+                    return Handled([Delivery(m.id, repo.as_outbound(m), m.status == "sent")
+                                    for m in repo.replies_to(session, previous)], repo.about_of(session, previous.id))
+                if not button and (form := address_form(masked.text)):
+                    conversation.address_as = form
                 conversation_id, sender, owner = conversation.id, conversation.rasa_sender_id, conversation.owner
+                form = conversation.address_as
             replies = [Outbound(SECRET_WARNING)] if masked.changed else []
+            decision = about()
             handled = await self._app_command(inbound, conversation_id, command) if is_app_command(command) else None
             if handled is not None:
                 replies = handled
             elif owner != Owner.bot:
                 replies += await self._for_volunteer(conversation_id, message_id, owner)
+                decision = about(outcome="handoff")
             elif inbound.media:  # the bot cannot read photos, files or voice: never sent to Rasa
                 replies.append(MEDIA_NOT_READ)
             else:
@@ -125,42 +147,46 @@ class Router:
                 if privacy.is_delete_request(text):
                     replies = [CONFIRM_FORGET]
                 elif text:
-                    turn = await self._ask_rasa(sender, text, message_id)
+                    turn = await self._ask_rasa(sender, text, message_id, None if command else masked.text)
                     replies += turn.replies
+                    decision = about(**turn.about) if turn.about else decision
                     if turn.handoff is not None:
                         replies += await self._request_volunteer(conversation_id, turn.handoff)
+                        decision = about(decision["procedure"], decision["aspect"], "handoff")
                 elif not replies:
                     replies.append(Outbound(EMPTY_PROMPT))
+            replies = [Outbound(address(r.text, form), r.buttons, r.author) for r in replies]
             latency_ms = round((time.perf_counter() - started) * 1000)
             forgotten = command == privacy.FORGET
-            deliveries = self._finish(inbound, conversation_id, message_id, turn, replies, status, latency_ms, forgotten)
+            deliveries = self._finish(inbound, conversation_id, message_id, turn, decision, replies, status,
+                                      latency_ms, forgotten)
         log.info(json.dumps({
             "event": "turn", "conversation": conversation_id, "channel": inbound.channel, "owner": owner.value,
             "intent": turn.intent if turn else None,
             "confidence": round(turn.confidence, 3) if turn and turn.confidence is not None else None,
-            "actions": turn.actions if turn else [], "masked": sorted(masked.kinds), "latency_ms": latency_ms,
+            "actions": turn.actions if turn else [], "about": decision, "masked": sorted(masked.kinds),
+            "latency_ms": latency_ms,
         }))
-        return deliveries
+        return Handled(deliveries, decision)
 
-    async def _ask_rasa(self, sender: str, text: str, message_id: int):
+    async def _ask_rasa(self, sender: str, text: str, message_id: int, written: str | None):
         try:
-            return await self.rasa.send(sender, text, str(message_id))
+            return await self.rasa.send(sender, text, str(message_id), written)
         except RasaUnavailable:
             with session_scope() as session:
                 repo.set_status(session, [message_id], "failed")
             raise
 
-    def _finish(self, inbound: Inbound, conversation_id: int, message_id: int, turn, replies: list[Outbound],
-                status: str, latency_ms: int, forgotten: bool) -> list[Delivery]:
-        """Record what Rasa made of the message and store the replies (in a new conversation when
-        the citizen just had everything deleted)."""
+    def _finish(self, inbound: Inbound, conversation_id: int, message_id: int, turn, decision: dict,
+                replies: list[Outbound], status: str, latency_ms: int, forgotten: bool) -> list[Delivery]:
+        """Record the turn's decision (and what Rasa made of the message) and store the replies
+        (in a new conversation when the citizen just had everything deleted)."""
         with session_scope() as session:
             if forgotten:
                 conversation_id = repo.conversation_for(session, inbound.channel, inbound.user_id, inbound=False).id
             else:
                 repo.set_status(session, [message_id], "processed")
-                if turn is not None:
-                    repo.record_turn(session, conversation_id, message_id, turn, latency_ms)
+                repo.record_turn(session, conversation_id, message_id, decision, turn, latency_ms)
             return self._store(session, conversation_id, inbound.channel, replies, status)
 
     async def _app_command(self, inbound: Inbound, conversation_id: int, command: str) -> list[Outbound] | None:
@@ -180,16 +206,21 @@ class Router:
         raise ValueError(f"unknown app command {command!r}")
 
     async def _for_volunteer(self, conversation_id: int, message_id: int, owner: Owner) -> list[Outbound]:
-        """A volunteer holds the conversation or one is awaited: the bot stays silent; the
-        message is shown in the console. A waiting citizen is told once that it was kept."""
+        """A volunteer holds the conversation or one is awaited: the message is shown in the
+        console and the bot adds nothing to the volunteer's conversation. A waiting citizen is
+        never left in silence: told that the message was kept, at most once a minute."""
         await self.bus.emit(InboundStored(message_id, conversation_id))
         if owner != Owner.queued:
             return []
+        now = dt.datetime.now(dt.timezone.utc)
         with session_scope() as session:
             handoff = self.handoffs.open_handoff(session, conversation_id)
-            if handoff is None or handoff.citizen_told_waiting:
+            told = handoff.citizen_told_waiting_at if handoff is not None else None
+            if told is not None and told.tzinfo is None:  # SQLite gives naive UTC datetimes back
+                told = told.replace(tzinfo=dt.timezone.utc)
+            if handoff is None or (told is not None and now - told < WAITING_ACK_EVERY):
                 return []
-            handoff.citizen_told_waiting = True
+            handoff.citizen_told_waiting_at = now
         return [citizen_texts.message_kept()]
 
     async def _request_volunteer(self, conversation_id: int, request: dict) -> list[Outbound]:

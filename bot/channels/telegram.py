@@ -177,14 +177,14 @@ class TelegramChannel:
         chat_id = str(update.effective_chat.id)
         typing = asyncio.create_task(self._typing(chat_id))
         try:
-            deliveries = await self.router.handle(Inbound(CHANNEL, chat_id, text, str(update.update_id), media, ref))
+            handled = await self.router.handle(Inbound(CHANNEL, chat_id, text, str(update.update_id), media, ref))
         except RasaUnavailable as exc:
             log.error("rasa unavailable: %s", exc)
             await self.send(chat_id, Outbound(BUSY))
             return
         finally:
             typing.cancel()
-        await self.outbox.deliver(chat_id, deliveries)
+        await self.outbox.deliver(chat_id, handled.deliveries)
 
     async def _typing(self, chat_id: str) -> None:
         try:

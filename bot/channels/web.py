@@ -1,8 +1,10 @@
 """Web chat: the page at `/`, `POST /api/chat` and a server-sent-events stream for later messages.
 
 Contract (tools outside the repo use it): POST /api/chat {"sender_id": str, "text": str}
-→ {"replies": [{"text": str, "buttons": [{"title": str, "payload": str}]}]}. Sending a button's
-payload as `text` is what clicking it does.
+→ {"replies": [{"text": str, "buttons": [{"title": str, "payload": str}]}],
+   "about": {"procedure": slug | null, "aspect": str | null, "outcome": str}}.
+`about` is the turn's decision (bot.knowledge.decide). Sending a button's payload as `text` is
+what clicking it does.
 """
 from __future__ import annotations
 
@@ -74,13 +76,13 @@ class WebChannel:
         if len(chat.text) > self.max_chars:
             return _error(413, f"text is too long: {len(chat.text)} characters, at most {self.max_chars}")
         try:
-            deliveries = await self.router.handle(
+            handled = await self.router.handle(
                 Inbound(CHANNEL, chat.sender_id, chat.text, chat.message_id), replies_in_response=True
             )
         except RasaUnavailable as exc:
             log.error("rasa unavailable: %s", exc)
             return JSONResponse({"replies": [{"text": BUSY, "buttons": []}]}, status_code=503)
-        return JSONResponse({"replies": [d.outbound.as_dict() for d in deliveries]})
+        return JSONResponse({"replies": [d.outbound.as_dict() for d in handled.deliveries], "about": handled.about})
 
     async def stream(self, sender_id: str = Query(min_length=1, max_length=128)) -> StreamingResponse:
         """Messages that arrive later (a volunteer's reply) for one browser, as server-sent events.

@@ -127,12 +127,12 @@ class ZaloChannel:
     async def _route(self, user_id: str, text: str, message_id: str, media: str | None = None,
                      ref: str | None = None) -> None:
         try:
-            deliveries = await self.router.handle(Inbound(CHANNEL, user_id, text, message_id, media, ref))
+            handled = await self.router.handle(Inbound(CHANNEL, user_id, text, message_id, media, ref))
         except RasaUnavailable as exc:
             log.error("rasa unavailable: %s", exc)
             await self.send(user_id, Outbound(BUSY))
             return
-        await self.outbox.deliver(user_id, deliveries)
+        await self.outbox.deliver(user_id, handled.deliveries)
 
     async def fetch_media(self, url: str) -> tuple[bytes, str]:
         """A photo or file a citizen sent (Zalo gives a CDN link in the signed event)."""

@@ -1,16 +1,19 @@
-"""Short Vietnamese answers built from a knowledge entry: one idea per message, with buttons.
+"""Short Vietnamese answers, worded the way a one-stop-centre officer would say them: one idea per
+message, the fact asked first, buttons for the rest.
 
-Every answer that states facts ends with its source and review date; facts that are uncertain add
-the request to confirm with the office.
+A fact's source and review date follow it; "vui lòng xác nhận" is added once, and only to a fact
+that is uncertain; what is missing is said once.
 """
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
-from bot.knowledge.schema import OfficeBook, Procedure
+from bot.knowledge.passages import Passage
+from bot.knowledge.schema import OfficeBook, Procedure, Source
 
-CONFIRM = "Thông tin này chưa chắc chắn, anh/chị vui lòng xác nhận lại với cơ quan tiếp nhận."
+CONFIRM = "Thông tin này anh/chị vui lòng xác nhận lại với cơ quan tiếp nhận."
 ASPECTS = {
     "documents": ("ask_documents", "Giấy tờ cần có"),
     "fee": ("ask_fee", "Lệ phí"),
@@ -19,11 +22,11 @@ ASPECTS = {
     "online": ("ask_online", "Nộp trực tuyến"),
 }
 ONLINE_LEVEL = {
-    "full": "Thủ tục này làm được toàn trình trực tuyến (toàn bộ trên mạng).",
-    "partial": "Thủ tục này làm được trực tuyến một phần.",
-    "in_person": "Thủ tục này phải làm trực tiếp tại cơ quan.",
-    "not_applicable": "",
+    "full": "làm được hoàn toàn trực tuyến, không phải đến cơ quan",
+    "partial": "nộp hồ sơ trực tuyến được, nhưng vẫn có bước phải làm trực tiếp",
+    "in_person": "phải làm trực tiếp tại cơ quan",
 }
+PORTAL = "Cổng Dịch vụ công quốc gia (dichvucong.gov.vn)"
 
 
 @dataclass
@@ -39,121 +42,165 @@ def intent_payload(intent: str, **entities: str) -> str:
     return f"/{intent}{json.dumps(entities, ensure_ascii=False)}" if entities else f"/{intent}"
 
 
-def _source_line(entry: Procedure, confirm: bool) -> str:
-    source = entry.sources[0].title
-    line = f"Nguồn: {source} (cập nhật {entry.reviewed_at:%d/%m/%Y})."
+def _button(title: str, intent: str, **entities: str) -> dict[str, str]:
+    return {"title": title, "payload": intent_payload(intent, **entities)}
+
+
+def source_line(entry: Procedure, source: Source | None = None, confirm: bool = False) -> str:
+    line = f"Nguồn: {(source or entry.sources[0]).title} (cập nhật {entry.reviewed_at:%d/%m/%Y})."
     return f"{line}\n{CONFIRM}" if confirm or entry.confidence == "low" else line
 
 
-def aspect_buttons(entry: Procedure, exclude: str | None = None) -> list[dict[str, str]]:
-    return [
-        {"title": title, "payload": intent_payload(intent, procedure=entry.slug)}
-        for aspect, (intent, title) in ASPECTS.items()
-        if aspect != exclude
-    ]
-
-
-def follow_up(entry: Procedure, exclude: str | None = None) -> Reply:
-    buttons = aspect_buttons(entry, exclude)
+def follow_up(entry: Procedure, exclude: str | None = None, whole: str | None = None) -> Reply:
+    """What else the citizen may want: the whole list of the aspect just quoted, the other
+    aspects, and the guide."""
+    buttons = []
+    if whole in ASPECTS:
+        intent, title = ASPECTS[whole]
+        buttons.append(_button(f"Xem đủ: {title.lower()}", intent, procedure=entry.slug))
+    buttons += [_button(title, intent, procedure=entry.slug) for aspect, (intent, title) in ASPECTS.items()
+                if aspect not in (exclude, whole)]
     if entry.steps:
-        buttons.append({"title": "Hướng dẫn từng bước", "payload": intent_payload("guide_me", procedure=entry.slug)})
+        buttons.append(_button("Hướng dẫn từng bước", "guide_me", procedure=entry.slug))
     return Reply("Anh/chị muốn xem thêm gì ạ?", buttons)
+
+
+def passage_answer(entry: Procedure, passage: Passage, yes_no: str | None = None) -> Reply:
+    lead = f"Dạ {yes_no[0].lower()}{yes_no[1:]}" if yes_no else "Dạ"
+    return Reply(f"{lead}, {passage.text[0].lower()}{passage.text[1:]}\n"
+                 + source_line(entry, passage.source, passage.confirm))
 
 
 def documents(entry: Procedure) -> Reply:
     if not entry.documents:
-        return Reply(f"Dạ, em chưa có danh sách giấy tờ của thủ tục {entry.title}.\n{CONFIRM}")
-    lines = [f"Dạ, hồ sơ {entry.title} gồm:"]
+        return Reply(f"Dạ, em chưa có danh sách giấy tờ để {entry.name}. {CONFIRM}")
+    lines = [f"Dạ, hồ sơ {entry.name} gồm:"]
     for number, doc in enumerate(entry.documents, 1):
-        lines.append(f"{number}. {doc.name}" + (f": {doc.note}" if doc.note else ""))
-    lines.append(_source_line(entry, any(d.confirm for d in entry.documents)))
+        lines.append(f"{number}. {doc.name}" + (f" — {doc.note}" if doc.note else ""))
+    unsure = [str(n) for n, doc in enumerate(entry.documents, 1) if doc.confirm]
+    lines.append(source_line(entry))
+    if unsure and entry.confidence != "low":
+        lines.append(f"Mục {', '.join(unsure)} anh/chị vui lòng xác nhận lại với cơ quan tiếp nhận.")
     return Reply("\n".join(lines))
 
 
 def fee(entry: Procedure) -> Reply:
     if not entry.fee.text:
-        return Reply(f"Dạ, em chưa có thông tin lệ phí của thủ tục {entry.title}; lệ phí sẽ hiện khi nộp hồ sơ.\n{CONFIRM}")
-    lines = [f"Dạ, lệ phí {entry.title}: {entry.fee.text}"]
+        return Reply(f"Dạ, em chưa có mức lệ phí {entry.name}; lệ phí (nếu có) sẽ hiện khi anh/chị nộp hồ sơ. "
+                     + CONFIRM)
+    lines = [f"Dạ, về lệ phí {entry.name}: {entry.fee.text}"]
     if entry.fee.legal_basis:
         lines.append("Căn cứ: " + "; ".join(entry.fee.legal_basis) + ".")
-    lines.append(_source_line(entry, entry.fee.confirm))
+    lines.append(source_line(entry, confirm=entry.fee.confirm))
     return Reply("\n".join(lines))
 
 
+_DEADLINE = re.compile(r"\d+\s*(ngày|tháng|giờ)\b.*\b(kể từ|từ ngày|trước|sau khi)|thời hạn (đi|phải|đăng ký)", re.I)
+
+
 def processing_time(entry: Procedure) -> Reply:
+    """How long it takes, and the deadline the citizen must keep, if there is one: asked "bao
+    lâu", an officer mentions both."""
+    deadlines = [line for line in entry.eligibility if _DEADLINE.search(line)]
     if not entry.processing_time.text:
-        return Reply(f"Dạ, em chưa có thông tin thời gian giải quyết của thủ tục {entry.title}.\n{CONFIRM}")
-    return Reply(f"Dạ, thời gian giải quyết {entry.title}: {entry.processing_time.text}\n"
-                 + _source_line(entry, entry.processing_time.confirm))
+        return Reply(f"Dạ, em chưa có thời gian giải quyết của thủ tục {entry.name}. {CONFIRM}")
+    lines = [f"Dạ, thời gian giải quyết {entry.name}: {entry.processing_time.text}"]
+    lines += [f"Lưu ý: {line}" for line in deadlines]
+    return Reply("\n".join(lines) + "\n" + source_line(entry, confirm=entry.processing_time.confirm))
 
 
 def office_lines(offices: OfficeBook) -> list[str]:
-    """Where to go in person and whom to call; missing hours or phone numbers are said as such."""
-    lines = []
+    """Where to go in person and whom to call; what the sources do not give is said once."""
+    lines, missing = [], False
     for office in offices.offices:
-        details = [office.address or "địa chỉ: vui lòng xác nhận với địa phương",
-                   f"giờ làm việc: {office.hours}" if office.hours else "giờ làm việc: chưa có thông tin, vui lòng xác nhận",
-                   f"điện thoại: {office.hotline}" if office.hotline else ""]
-        lines.append(f"- {office.name}: " + "; ".join(d for d in details if d))
+        details = [d for d in (office.address, f"giờ làm việc {office.hours}" if office.hours else "",
+                               f"điện thoại {office.hotline}" if office.hotline else "") if d]
+        missing = missing or not (office.address and office.hours and office.hotline)
+        lines.append(f"- {office.name}" + (f": {'; '.join(details)}" if details else ""))
+    if missing:
+        lines.append("Địa chỉ, giờ làm việc và số điện thoại cụ thể anh/chị vui lòng hỏi lại xã, phường nơi mình ở.")
     if offices.portal_hotline.text:
-        lines.append(offices.portal_hotline.text + (f" {CONFIRM}" if offices.portal_hotline.confirm else ""))
+        lines.append(offices.portal_hotline.text)
     return lines
 
 
-def where(entry: Procedure, offices: OfficeBook | None = None) -> Reply:
-    lines = [f"Dạ, {entry.title}:"]
-    if entry.agency.text:
-        lines.append(f"Cơ quan giải quyết: {entry.agency.text}")
+def where(entry: Procedure) -> Reply:
+    """The entry's own agency and places: a generic list of offices would send citizens to the
+    wrong one (VNeID is done at the commune police, not at the city's centre)."""
+    lines = [f"Dạ, {entry.agency.text}" if entry.agency.text else f"Dạ, nơi nộp hồ sơ {entry.name}:"]
     lines += [f"- {place}" for place in entry.where]
-    if offices is not None:
-        lines += ["Nơi tiếp nhận trực tiếp:", *office_lines(offices)]
-    return Reply("\n".join(lines) + "\n" + _source_line(entry, entry.agency.confirm))
+    return Reply("\n".join(lines) + "\n" + source_line(entry, confirm=entry.agency.confirm))
 
 
-def online(entry: Procedure) -> Reply:
-    lines = [f"Dạ, {entry.title}: {ONLINE_LEVEL[entry.online.level]} {entry.online.text}".strip()]
+def online(entry: Procedure, yes_no: bool = False) -> Reply:
+    if entry.online.level == "not_applicable":
+        return Reply(f"Dạ, {entry.online.text}\n" + source_line(entry, confirm=entry.online.confirm))
+    answer = ("Dạ được" if entry.online.level != "in_person" else "Dạ không") if yes_no else "Dạ"
+    lines = [f"{answer}, {entry.name} {ONLINE_LEVEL[entry.online.level]}, trên {PORTAL} hoặc ứng dụng VNeID."
+             if entry.online.level != "in_person" else f"{answer}, {entry.name} {ONLINE_LEVEL['in_person']}."]
     if entry.online.in_person_reason:
         lines.append(f"Phải đến trực tiếp khi: {entry.online.in_person_reason}")
-    return Reply("\n".join(lines) + "\n" + _source_line(entry, entry.online.confirm))
+    return Reply("\n".join(lines) + "\n" + source_line(entry, confirm=entry.online.confirm))
 
 
 def overview(entry: Procedure) -> Reply:
-    text = f"Dạ, {entry.title}: {entry.summary}"
-    if entry.needs_confirmation:
-        text += f"\n{CONFIRM}"
-    return Reply(text)
+    return Reply(f"Dạ, {entry.summary}\n" + source_line(entry))
 
 
-def answer(entry: Procedure, aspect: str, offices: OfficeBook | None = None) -> list[Reply]:
-    """The answer to one aspect of a procedure, then buttons for the other aspects."""
-    render = {"documents": documents, "fee": fee, "time": processing_time, "online": online}
+def aspect_answer(entry: Procedure, aspect: str, yes_no: bool = False) -> Reply:
     if aspect == "where":
-        main = where(entry, offices)
-    elif aspect in render:
-        main = render[aspect](entry)
-    else:
-        return [overview(entry), follow_up(entry)]
-    return [main, follow_up(entry, exclude=aspect)]
+        return where(entry)
+    if aspect == "online":
+        return online(entry, yes_no)
+    render = {"documents": documents, "fee": fee, "time": processing_time}
+    return render[aspect](entry) if aspect in render else overview(entry)
 
 
 def choose_procedure(candidates: list[tuple[str, str]], aspect_intent: str, guessed: bool = False) -> Reply:
-    """Ask which procedure is meant, with a button per candidate (slug, title). When nothing in
+    """Ask which procedure is meant, with a button per candidate (slug, name). When nothing in
     the question pointed anywhere, say so honestly and offer a volunteer too."""
-    buttons = [{"title": title[:60], "payload": intent_payload(aspect_intent, procedure=slug)} for slug, title in candidates]
+    buttons = [{"title": name[:60], "payload": intent_payload(aspect_intent, procedure=slug)} for slug, name in candidates]
     if guessed:
-        buttons.append({"title": "Gặp tình nguyện viên", "payload": intent_payload("request_human")})
-        return Reply("Dạ, em chưa rõ anh/chị hỏi về thủ tục nào. Anh/chị chọn một thủ tục dưới đây, "
-                     "hoặc nhắn rõ tên thủ tục giúp em nhé.", buttons)
+        buttons.append(_button("Gặp tình nguyện viên", "request_human"))
+        return Reply("Dạ, anh/chị hỏi về thủ tục nào ạ? Anh/chị chọn một thủ tục dưới đây, hoặc nhắn rõ tên "
+                     "thủ tục giúp em nhé.", buttons)
     return Reply("Dạ, anh/chị hỏi về thủ tục nào ạ?", buttons)
 
 
+def decline(name: str | None, code: str | None) -> list[Reply]:
+    """Honest about what is not covered: named as asked, where to look, a person to help."""
+    if name:
+        first = f"Dạ, em chưa có hướng dẫn cho «{name}»; em chỉ hướng dẫn một số thủ tục hành chính thường gặp."
+        look = f"Anh/chị có thể tìm «{name}»" + (f" (mã {code})" if code else "") + f" trên {PORTAL}."
+    else:
+        first = "Dạ, em chưa có hướng dẫn cho câu hỏi này; em chỉ hướng dẫn một số thủ tục hành chính thường gặp."
+        look = f"Anh/chị có thể tìm tên thủ tục trên {PORTAL}."
+    return [Reply(first), Reply(look + " Hoặc em nhờ tình nguyện viên hỗ trợ anh/chị nhé.",
+                                [_button("Gặp tình nguyện viên", "request_human")])]
+
+
+def small_talk(intent: str, privacy_notice: Reply) -> list[Reply]:
+    """Greetings, thanks, goodbyes and "are you a bot", when that is all the message says."""
+    if intent == "greet":
+        popular = [("Khai sinh", "khai-sinh"), ("Căn cước", "can-cuoc"), ("Thường trú", "thuong-tru"), ("Kết hôn", "ket-hon")]
+        buttons = [_button(title, "choose_procedure", procedure=slug) for title, slug in popular]
+        buttons.append(_button("Tra cứu hồ sơ", "ask_status"))
+        return [Reply("Dạ, em chào anh/chị! Em là trợ lý ảo hướng dẫn thủ tục hành chính: giấy tờ cần có, lệ phí, "
+                      "thời gian, nơi nộp và cách tự nộp hồ sơ trực tuyến."),
+                privacy_notice, Reply("Anh/chị cần hỏi về thủ tục nào ạ?", buttons)]
+    texts = {
+        "thank": "Dạ, không có gì ạ. Anh/chị cần hỏi thêm thủ tục nào cứ nhắn em nhé.",
+        "goodbye": "Dạ, chúc anh/chị một ngày tốt lành. Khi cần, anh/chị cứ nhắn em nhé!",
+        "bot_challenge": "Dạ, em là trợ lý ảo (máy), không phải cán bộ. Thông tin em đưa lấy từ Cổng Dịch vụ công "
+                         "quốc gia và văn bản pháp luật.",
+    }
+    return [Reply(texts.get(intent, "Dạ, anh/chị cần hỏi về thủ tục nào ạ?"))]
+
+
+COMPLAINT = Reply("Dạ, em xin lỗi vì anh/chị chưa hài lòng.")
 HELP = Reply(
     "Dạ, em có thể giúp anh/chị tìm hiểu giấy tờ, lệ phí, thời gian, nơi nộp và hướng dẫn tự nộp hồ sơ "
     "trực tuyến. Anh/chị cần hỏi thủ tục nào ạ?"
 )
-FALLBACK = Reply(
-    "Dạ, em chưa hiểu rõ câu hỏi. Em có thể giúp anh/chị tìm hiểu giấy tờ, lệ phí, thời gian, nơi nộp "
-    "và cách nộp trực tuyến các thủ tục hành chính. Anh/chị nói rõ tên thủ tục giúp em nhé, ví dụ: "
-    "\"đăng ký khai sinh cần giấy tờ gì\".",
-    [{"title": "Gặp tình nguyện viên", "payload": "/request_human"}],
-)
+CONDOLENCE = Reply("Dạ, em xin chia buồn cùng gia đình anh/chị.")
+IN_ENGLISH = Reply("I can only answer in Vietnamese; here is the answer to your question.")

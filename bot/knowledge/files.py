@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from bot.knowledge.schema import OfficeBook, Procedure
+from bot.knowledge.schema import OfficeBook, Outside, Procedure
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,10 @@ def read_offices(path: Path) -> OfficeBook:
     return _read(path, OfficeBook)
 
 
+def read_outside(path: Path) -> Outside:
+    return _read(path, Outside)
+
+
 def read_all(root: Path) -> tuple[list[Procedure], OfficeBook]:
     procedures = [read_procedure(p) for p in sorted((root / "procedures").glob("*.yaml"))]
     return procedures, read_offices(root / "offices.yaml")
@@ -78,7 +82,8 @@ if __name__ == "__main__":  # `python3 -m bot.knowledge.files FILE…`: validate
     for name in sys.argv[1:]:
         path = Path(name)
         try:
-            (read_offices if path.name == "offices.yaml" else read_procedure)(path)
+            readers = {"offices.yaml": read_offices, "topics.yaml": read_outside}
+            readers.get(path.name, read_procedure)(path)
             print(f"ok   {path}")
         except KnowledgeError as err:
             failed += 1

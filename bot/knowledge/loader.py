@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from bot.knowledge.files import KnowledgeError, read_all, read_offices
+from bot.knowledge.files import KnowledgeError, read_all, read_offices, read_outside
 from bot.knowledge.search import build_live_index
 from bot.knowledge.store import OFFICES_SLUG
 from bot.settings import get_settings
@@ -61,6 +61,7 @@ def _upsert(session: Session, slug: str, kind: str, title: str, data: dict, repo
 def load(root: Path, offices_path: Path | None = None) -> LoadReport:
     """Validate everything first (raises KnowledgeError), then write in one transaction."""
     procedures, offices = read_all(root)
+    read_outside(root / "outside" / "topics.yaml")  # read at answer time from the files: checked here too
     if offices_path is not None:
         offices = read_offices(offices_path)
     report = LoadReport()

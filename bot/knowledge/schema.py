@@ -94,6 +94,9 @@ class Faq(Strict):
 class Procedure(Strict):
     slug: str
     title: str
+    # How an officer names it in a sentence ("làm thẻ căn cước"), where the catalogue title
+    # ("Cấp, cấp đổi, cấp lại thẻ căn cước") would read like a form.
+    spoken_name: str | None = None
     codes: list[str] = Field(default_factory=list)
     category: str
     summary: str
@@ -149,6 +152,10 @@ class Procedure(Strict):
     def needs_confirmation(self) -> bool:
         return self.confidence != "high" or bool(self.uncertain)
 
+    @property
+    def name(self) -> str:
+        return self.spoken_name or self.title
+
 
 class Office(Strict):
     id: str = Field(pattern=r"^[a-z0-9-]+$")
@@ -163,3 +170,26 @@ class Office(Strict):
 class OfficeBook(Strict):
     offices: list[Office] = Field(min_length=1)
     portal_hotline: Fact
+
+
+class OutsideTopic(Strict):
+    """Something citizens ask that the catalogue does not cover (a dispute, a tax, a procedure
+    for foreigners…): declined by `name`, never answered with the nearest catalogue entry."""
+
+    name: str  # said to the citizen: "em chưa có hướng dẫn cho «name»"
+    terms: list[str] = Field(default_factory=list)  # phrases citizens use for it, matched accent-insensitively
+    # or phrases that together say it: one of each group ([[kết hôn, lấy chồng], [người mỹ, nước ngoài]])
+    together: list[list[str]] = Field(default_factory=list)
+    code: str | None = None  # the national procedure code, when it is one
+
+    @model_validator(mode="after")
+    def _said_somehow(self) -> "OutsideTopic":
+        if not self.terms and not self.together:
+            raise ValueError("a topic needs `terms` or `together`")
+        if any(not group for group in self.together):
+            raise ValueError("every group of `together` needs a phrase")
+        return self
+
+
+class Outside(Strict):
+    topics: list[OutsideTopic] = Field(min_length=1)

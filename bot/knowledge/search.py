@@ -22,6 +22,7 @@ import bm25s
 import numpy as np
 from sqlalchemy import delete, func, select
 
+from bot.knowledge import outside as outside_knowledge
 from bot.knowledge.embedding import Encoder, procedure_texts
 from bot.knowledge.store import procedures as load_procedures
 from bot.knowledge.schema import Procedure
@@ -131,8 +132,10 @@ def _ranks(scores: np.ndarray) -> np.ndarray:
 
 class KnowledgeIndex:
     def __init__(self, entries: list[Procedure], encoder: Encoder | None, vectors: dict[str, np.ndarray] | None = None,
-                 calibration: Calibration | None = None):
+                 calibration: Calibration | None = None, outside_dir: Path | None = None):
         self.entries = sorted(entries, key=lambda e: e.slug)
+        # what the catalogue does not cover, to decline by name (see bot.knowledge.outside)
+        self.outside = outside_knowledge.build(outside_dir, self.entries) if outside_dir else None
         self.by_slug = {e.slug: e for e in self.entries}
         self._position = {e.slug: i for i, e in enumerate(self.entries)}
         self.encoder = encoder
@@ -266,7 +269,8 @@ def build_live_index(encoder: Encoder | None = None) -> KnowledgeIndex:
     with session_scope() as session:
         entries = load_procedures(session)
         revisions = dict(session.execute(select(KnowledgeEntry.slug, KnowledgeEntry.revision)).all())
-    return KnowledgeIndex(entries, encoder, sync_vectors(entries, revisions, encoder), default_calibration())
+    return KnowledgeIndex(entries, encoder, sync_vectors(entries, revisions, encoder), default_calibration(),
+                          get_settings().knowledge_dir / "outside")
 
 
 class LiveIndex:

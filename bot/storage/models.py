@@ -49,6 +49,7 @@ class Conversation(Base):
     citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"), index=True)
     rasa_sender_id: Mapped[str] = mapped_column(String(64), unique=True)
     owner: Mapped[Owner] = mapped_column(Enum(Owner, native_enum=False, length=10), default=Owner.bot)
+    address_as: Mapped[str | None] = mapped_column(String(10))  # "cô", "chú", "bác", "cô/chú": replaces "anh/chị"
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -79,7 +80,8 @@ class Message(Base):
 
 
 class Turn(Base):
-    """What Rasa made of one processed message (its REST webhook does not return this)."""
+    """The decision on one processed message (procedure, aspect, outcome) and what Rasa made of it
+    (its REST webhook does not return this); messages the bot left to a volunteer have no Rasa part."""
 
     __tablename__ = "turns"
 
@@ -90,7 +92,10 @@ class Turn(Base):
     confidence: Mapped[float | None]
     entities: Mapped[list[Any]] = mapped_column(default=list)
     actions: Mapped[list[Any]] = mapped_column(default=list)
-    latency_ms: Mapped[int] = mapped_column(Integer)
+    procedure: Mapped[str | None] = mapped_column(String(80))
+    aspect: Mapped[str | None] = mapped_column(String(16))
+    outcome: Mapped[str | None] = mapped_column(String(16), index=True)
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -215,7 +220,7 @@ class Handoff(Base):
     packet: Mapped[dict[str, Any]] = mapped_column(default=dict)  # masked transcript at request time
     volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"), index=True)
     left_question: Mapped[bool] = mapped_column(Boolean, default=False)  # asked while nobody was available
-    citizen_told_waiting: Mapped[bool] = mapped_column(Boolean, default=False)
+    citizen_told_waiting_at: Mapped[dt.datetime | None]  # a waiting citizen is told at most once a minute
     requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     claimed_at: Mapped[dt.datetime | None]
     last_volunteer_reply_at: Mapped[dt.datetime | None]

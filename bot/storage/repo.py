@@ -150,11 +150,23 @@ def record_outbound(
     return list(session.scalars(insert(Message).returning(Message.id, sort_by_parameter_order=True), rows))
 
 
-def record_turn(session: Session, conversation_id: int, message_id: int, turn, latency_ms: int) -> None:
+def record_turn(session: Session, conversation_id: int, message_id: int, about: dict, turn=None,
+                latency_ms: int | None = None) -> None:
+    """The turn's decision, and what Rasa made of the message when Rasa was asked."""
+    rasa = {"intent": turn.intent, "confidence": turn.confidence, "entities": turn.entities,
+            "actions": turn.actions} if turn is not None else {}
     session.execute(insert(Turn).values(
-        conversation_id=conversation_id, message_id=message_id, intent=turn.intent, confidence=turn.confidence,
-        entities=turn.entities, actions=turn.actions, latency_ms=latency_ms,
+        conversation_id=conversation_id, message_id=message_id, procedure=about["procedure"], aspect=about["aspect"],
+        outcome=about["outcome"], latency_ms=latency_ms, **rasa,
     ))
+
+
+def about_of(session: Session, message_id: int) -> dict:
+    """The stored decision on an inbound message (for a channel's retry)."""
+    turn = session.scalar(select(Turn).where(Turn.message_id == message_id))
+    if turn is None or turn.outcome is None:
+        return {"procedure": None, "aspect": None, "outcome": "other"}
+    return {"procedure": turn.procedure, "aspect": turn.aspect, "outcome": turn.outcome}
 
 
 def as_outbound(message: Message) -> Outbound:

@@ -3,6 +3,7 @@ search meets its quality targets on it."""
 import csv
 
 import pytest
+import yaml
 
 from bot.knowledge.embedding import ASPECT_TEMPLATES, procedure_texts
 from bot.knowledge.files import read_all
@@ -12,6 +13,8 @@ from tests.conftest import ROOT
 from tests.neardup import near_duplicates, nlu_examples
 
 DEV = ROOT / "tests" / "data" / "search_dev.tsv"
+ANSWERS_DEV = ROOT / "tests" / "data" / "answers_dev.tsv"
+FACTS = ROOT.parent / "shared" / "sources" / "procedure_facts.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +29,33 @@ def training_texts() -> list[str]:
     texts += [tpl.format(a) for e in entries for a in [e.title, *e.aliases] for tpl in ASPECT_TEMPLATES]
     texts += nlu_examples(sorted((ROOT / "nlu_data").glob("*.yml")))
     texts += (ROOT / "knowledge" / "training" / "out_of_catalogue.txt").read_text(encoding="utf-8").splitlines()
+    outside = yaml.safe_load((ROOT / "knowledge" / "outside" / "topics.yaml").read_text(encoding="utf-8"))
+    texts += [term for topic in outside["topics"] for term in topic["terms"]]
+    texts += [phrase for e in entries for phrase in e.not_covered]
     return texts
+
+
+@pytest.fixture(scope="module")
+def answer_rows():
+    with ANSWERS_DEV.open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def test_answers_dev_set_shape(answer_rows):
+    inside = [r for r in answer_rows if r["slug"] != "NONE"]
+    entries, _ = read_all(ROOT / "knowledge")
+    assert len(inside) >= 150 and {r["slug"] for r in inside} == {e.slug for e in entries}
+    assert sum(r["slug"] == "NONE" for r in answer_rows) >= 100
+    assert sum(bool(r["fact"]) for r in inside) >= 60
+
+
+def test_answers_dev_facts_come_from_the_sourced_facts(answer_rows):
+    facts = FACTS.read_text(encoding="utf-8")
+    assert [r["fact"] for r in answer_rows if r["fact"] and r["fact"] not in facts] == []
+
+
+def test_no_answers_dev_question_nearly_duplicates_training_text(answer_rows):
+    assert near_duplicates([r["question"] for r in answer_rows], training_texts()) == []
 
 
 def test_dev_set_shape(rows):

@@ -5,7 +5,6 @@ import sys
 import pytest
 
 from bot.knowledge.files import read_all
-from bot.knowledge.resolve import resolve
 from bot.knowledge.search import KnowledgeIndex, default_calibration, default_encoder
 from tests.conftest import ROOT
 
@@ -37,20 +36,6 @@ def test_bare_name_is_not_ambiguous(index):
 @pytest.mark.parametrize("query", ["thủ tục xin học bổng du học", "giá vàng hôm nay", "cách nấu phở"])
 def test_out_of_catalogue_abstains(index, query):
     assert index.search(query).abstain
-
-
-def test_context_is_kept_for_a_follow_up(index):
-    assert resolve(index, "còn lệ phí thì sao", None, "khai-sinh").slug == "khai-sinh"
-
-
-def test_new_procedure_switches_context(index):
-    found = resolve(index, "còn đăng ký kết hôn thì sao", None, "khai-sinh")
-    assert found.slug == "ket-hon" and found.switched
-
-
-def test_no_procedure_and_no_context_offers_choices(index):
-    found = resolve(index, "cần giấy tờ gì", None, None)
-    assert found.slug is None and found.candidates
 
 
 def test_cli_contract(loaded_db):

@@ -17,6 +17,18 @@
     return id;
   }
   const sender = senderId();
+  // While the conversation waits for a volunteer, a lasting line says so, with a way to stop
+  // waiting: the server's own cancel button (an opaque key) is reused.
+  const waiting = document.getElementById("waiting");
+  const CANCEL_TITLE = "Thôi, hỏi trợ lý ảo";
+  let cancelPayload = null;
+  document.getElementById("cancel-wait").addEventListener("click", () => {
+    if (cancelPayload) send(cancelPayload, CANCEL_TITLE);
+  });
+  function showWaiting(on) {
+    waiting.hidden = !on;
+    document.getElementById("cancel-wait").hidden = !cancelPayload;
+  }
 
   function show(text, who) {
     const bubble = document.createElement("div");
@@ -27,6 +39,7 @@
   }
 
   function showReply(reply, who) {
+    for (const b of reply.buttons || []) if (b.title === CANCEL_TITLE) cancelPayload = b.payload;
     if (reply.text) show(reply.text, who);
     if (reply.buttons && reply.buttons.length) {
       const row = document.createElement("div");
@@ -55,8 +68,10 @@
         body: JSON.stringify({ sender_id: sender, text: text }),
       });
       const body = await response.json();
-      if (body.replies) body.replies.forEach((r) => showReply(r, "bot"));
-      else show("Dạ, tin nhắn chưa gửi được: " + (body.error || response.status), "error");
+      if (body.replies) {
+        body.replies.forEach((r) => showReply(r, "bot"));
+        showWaiting(body.about && body.about.outcome === "handoff");
+      } else show("Dạ, tin nhắn chưa gửi được: " + (body.error || response.status), "error");
     } catch (err) {
       show("Dạ, không kết nối được máy chủ. Anh/chị vui lòng thử lại.", "error");
     }
@@ -75,6 +90,10 @@
   stream.addEventListener("message", (event) => {
     const reply = JSON.parse(event.data);
     showReply(reply, reply.author === "volunteer" ? "volunteer" : "bot");
+    if (reply.author === "volunteer") {
+      waiting.querySelector("span").textContent = "Tình nguyện viên đang hỗ trợ anh/chị";
+      document.getElementById("cancel-wait").hidden = true;
+    }
   });
 
   if (firstVisit) send("xin chào", "Xin chào");

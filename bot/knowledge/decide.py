@@ -1,0 +1,267 @@
+"""One decision per citizen message: which procedure (or none), which aspect, what to do.
+
+The procedure comes from all the evidence, strongest first: a button's entity; what the question
+itself names (the asking sentence before the story around it; a topic or national procedure we do
+not cover is declined by name); the procedure already in context; what the whole message names;
+Rasa's entity. No intent alone decides it: "tới đâu" is a *where* question about the procedure
+named, and only with nothing named is it dossier tracking. Greetings and thanks around a question
+never swallow it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.knowledge import answers
+from bot.knowledge.answers import Reply
+from bot.knowledge.outside import Match
+from bot.knowledge.passages import pick
+from bot.knowledge.question import ASPECT_CUES, QUESTION_WORDS, Question, first_cue, read
+from bot.knowledge.search import KnowledgeIndex
+from bot.text import fold, normalize
+
+OUTCOMES = ("answer", "decline", "clarify", "guide", "handoff", "chitchat", "other")
+INTENT_ASPECT = {"ask_documents": "documents", "ask_fee": "fee", "ask_processing_time": "time",
+                 "ask_where": "where", "ask_online": "online"}
+CHITCHAT = ("greet", "thank", "goodbye", "bot_challenge")
+TRACKING = "tra-cuu-ho-so"  # "where is my dossier", when no procedure is named
+POPULAR = ["khai-sinh", "can-cuoc", "thuong-tru", "ket-hon"]
+SURE_INTENT = 0.6
+SURE_SEARCH = 0.5
+# Words that only ask, left out when a declined question is named back to the citizen.
+ASKING = QUESTION_WORDS | {w for phrases in ASPECT_CUES.values() for p in phrases for w in p.split()
+                           if w not in ("giay", "to", "ho", "so", "xa", "phuong")}
+
+
+@dataclass(frozen=True)
+class About:
+    procedure: str | None
+    aspect: str | None
+    outcome: str
+
+    def as_dict(self) -> dict:
+        return {"procedure": self.procedure, "aspect": self.aspect if self.procedure else None,
+                "outcome": self.outcome}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    text: str  # what the citizen wrote (secrets masked), or a button's payload
+    intent: str | None = None
+    confidence: float = 0.0
+    button: str | None = None  # a button's procedure
+    entity: str | None = None  # Rasa's procedure entity, already a slug
+    context: str | None = None  # the procedure the conversation is about
+
+
+@dataclass(frozen=True)
+class Resolution:
+    slug: str | None
+    decline: Match | None = None
+    candidates: list[str] = field(default_factory=list)
+    guessed: bool = False  # nothing pointed anywhere: the candidates are just common ones
+    named: bool = False  # the message itself named it (not only the context)
+    why: str = ""  # which evidence decided: button, name, search, context, topic, scope, national, nothing…
+
+
+@dataclass(frozen=True)
+class Decision:
+    about: About
+    replies: list[Reply]
+
+
+FITS = 0.8  # fitted on the training questions (NLU examples against knowledge/training/out_of_catalogue.txt)
+FITS_IF_NOTHING_ELSE = 0.6
+
+
+# aspect cues and generic words of every procedure name, longest first
+_CUES = sorted({p for phrases in ASPECT_CUES.values() for p in phrases}
+               | {fold(normalize(p)) for p in ("đăng ký", "thủ tục", "hồ sơ", "giấy tờ", "làm sao")},
+               key=len, reverse=True)
+_GENERIC = tuple(fold(normalize(w)) + " " for w in ("thủ tục", "đăng ký", "làm lại", "làm", "xin cấp", "cấp", "xin"))
+
+
+def naming_words(text: str) -> list[str]:
+    """The words of a text that say what it is about: not asking words, not aspect cues."""
+    padded = f" {fold(normalize(text))} "
+    for cue in _CUES:
+        padded = padded.replace(f" {cue} ", " ")
+    return [w for w in padded.split() if w not in QUESTION_WORDS]
+
+
+def said_as(text: str) -> str:
+    """What the citizen asked about, in their words, to name it when declining."""
+    words = normalize(text).split()
+    kept = [w for w, f in zip(words, fold(" ".join(words)).split()) if f not in ASKING]
+    return " ".join(kept[:12])
+
+
+def _decline(index: KnowledgeIndex, text: str) -> Match:
+    found = index.outside.explains_better(text, None, relaxed=True)
+    return found if found is not None else Match(said_as(text) or None)
+
+
+def resolve(index: KnowledgeIndex, question: Question, evidence: Evidence) -> Resolution:
+    """Which procedure the message is about (see the module's docstring for the order)."""
+    if evidence.button in index.by_slug:
+        return Resolution(evidence.button, named=True, why="button")
+    unsure: list[str] = []  # what the search found where it did not cover the question's words
+    for level in question.levels:
+        found = _at_level(index, level, evidence, unsure, clause=level == question.clause)
+        if found is not None:
+            return found
+    if evidence.intent == "ask_status" and evidence.confidence >= SURE_INTENT and TRACKING in index.by_slug:
+        return Resolution(TRACKING, named=True, why="status")
+    if evidence.context in index.by_slug:
+        return Resolution(evidence.context, why="context")
+    if question.story:
+        found = _at_level(index, question.story, evidence, unsure)
+        if found is not None:
+            return found
+    if evidence.entity in index.by_slug:
+        return Resolution(evidence.entity, named=True, why="entity")
+    if evidence.intent == "ask_status" and TRACKING in index.by_slug:
+        return Resolution(TRACKING, named=True, why="status")
+    if unsure:  # nothing outside the catalogue explains it better: the search's guess stands
+        return Resolution(unsure[0], named=True, why="search")
+    if len(naming_words(question.asked)) >= 2:  # something specific was asked, and nothing of ours fits
+        return Resolution(None, decline=_decline(index, question.focus or question.asked), why="nothing")
+    return Resolution(None, candidates=[slug for slug in POPULAR if slug in index.by_slug], guessed=True, why="nothing")
+
+
+def _starts_asking(text: str) -> bool:
+    """ "có được không, hay…": a clause that only asks about what came before it."""
+    words = fold(normalize(text)).split()
+    return bool(words) and words[0] in ("co", "duoc", "phai", "bat", "can", "hay", "la")
+
+
+def mentioned(index: KnowledgeIndex, text: str) -> dict[str, list[tuple[int, int]]]:
+    """Entries whose title or an alias the text contains word for word (accent-insensitively),
+    with where (spans in the folded text)."""
+    padded = f" {fold(normalize(text))} "
+    found = {}
+    for slug, names in _names(index):
+        spans = [(at, at + len(n) + 2) for n in names if (at := padded.find(f" {n} ")) >= 0]
+        if spans:
+            found[slug] = spans
+    return found
+
+
+def _overlap(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> bool:
+    return any(start < other_end and other_start < end for start, end in a for other_start, other_end in b)
+
+
+def _core(name: str) -> str:
+    """A name without its leading generic verb ("đăng ký khai tử" → "khai tử")."""
+    for generic in _GENERIC:
+        if name.startswith(generic) and len(name[len(generic):].split()) >= 2:
+            return _core(name[len(generic):])
+    return name
+
+
+def _names(index: KnowledgeIndex) -> list[tuple[str, set[str]]]:
+    cached = getattr(index, "_decide_names", None)
+    if cached is None:
+        cached = []
+        for entry in index.entries:
+            names = {fold(normalize(n)) for n in [entry.title, *entry.aliases]}
+            # the title without its verb ("khai tử"); an alias's core can be too general ("công ty")
+            names.add(_core(fold(normalize(entry.title))))
+            # one word names it only when it is a word of its own ("vneid"), not an everyday one
+            cached.append((entry.slug, {n for n in names if len(n.split()) >= 2 or len(n) >= 5}))
+        index._decide_names = cached
+    return cached
+
+
+def _at_level(index: KnowledgeIndex, text: str, evidence: Evidence, unsure: list[str],
+              clause: bool = False) -> Resolution | None:
+    """The procedure one part of the message names, a decline, or None: this part names nothing
+    for sure (a guess the search made is added to `unsure`)."""
+    if not naming_words(text) or (clause and first_cue(f" {fold(normalize(text))} ") == "eligibility"
+                                  and _starts_asking(text)):
+        return None
+    outside = index.outside
+    result = index.search(text, k=5)
+    spans = mentioned(index, text)
+    if not result.exact:
+        topic = outside.topic(text)
+        # a topic counts unless one of ours is named apart from it ("lý lịch tư pháp để đi xuất
+        # khẩu lao động" asks for the record; "đăng ký kết hôn với người nước ngoài" is the topic)
+        if topic is not None and all(_overlap(named, topic[1]) for named in spans.values()):
+            return Resolution(None, decline=topic[0], why="topic")
+        if index.out_of_scope(text).any():  # an entry's scope note excludes exactly this
+            return Resolution(None, decline=_decline(index, text), why="scope")
+    slugs = [h.slug for h in result.hits]
+    names = [slug for slug in slugs if slug in spans] + [slug for slug in spans if slug not in slugs]
+    if result.exact:
+        return Resolution(result.best.slug, named=True, why="exact")
+    if slugs[0] in names:  # named word for word, and the search agrees
+        match = outside.explains_better(text, slugs[0])
+        if match is not None:  # named, but what is asked is another procedure of the same family
+            return Resolution(None, decline=match, why="national")
+        return Resolution(slugs[0], named=True, why="name")
+    # how well the best entry fits: the search's calibrated confidence plus how much of what the
+    # question names the entry is known by (an unknown word like "sáng chế" lowers it)
+    fit = result.confidence + outside.coverage(" ".join(naming_words(text)), slugs[0])
+    covered = not result.abstain and fit >= FITS
+    if names and (not covered or result.confidence < SURE_SEARCH):
+        # the search is unsure, and a name was said word for word: of several, the best ranked
+        return Resolution(names[0], named=True, why="name")
+    if clause:  # the short part after "thì" counts only when it names a procedure outright
+        return None
+    if not covered:
+        match = outside.explains_better(text, None)
+        if match is None and not result.abstain and fit >= FITS_IF_NOTHING_ELSE:
+            unsure.append(slugs[0])
+        return Resolution(None, decline=match, why="national") if match else None
+    match = outside.explains_better(text, result.best.slug)
+    if match is not None:
+        return Resolution(None, decline=match, why="national")
+    if result.ambiguous:
+        for preferred in (evidence.context, evidence.entity, *names):
+            if preferred in slugs[:2]:
+                return Resolution(preferred, named=True, why="search")
+        return Resolution(None, candidates=slugs[:3], why="ambiguous")
+    return Resolution(result.best.slug, named=True, why="search")
+
+
+def aspect_of(question: Question, evidence: Evidence) -> str:
+    cue = question.aspect()
+    if cue is not None:
+        return cue
+    if evidence.intent in INTENT_ASPECT and (evidence.confidence >= SURE_INTENT or evidence.button):
+        return INTENT_ASPECT[evidence.intent]
+    return "overview"
+
+
+def decide(index: KnowledgeIndex, evidence: Evidence) -> Decision:
+    question = read(evidence.text if not evidence.button else "")
+    if evidence.intent in CHITCHAT and not question.asked and not evidence.button:
+        return Decision(About(evidence.context, None, "chitchat"), [])
+    found = resolve(index, question, evidence)
+    aspect = INTENT_ASPECT.get(evidence.intent, "overview") if evidence.button else aspect_of(question, evidence)
+    lead = [answers.IN_ENGLISH] if question.english else []
+    if found.slug is None:
+        named_decline = found.decline is not None and found.decline.name is not None
+        if evidence.intent in CHITCHAT and not named_decline:
+            return Decision(About(evidence.context, None, "chitchat"), [])
+        if found.decline is not None:
+            return Decision(About(None, aspect, "decline"), lead + answers.decline(found.decline.name, found.decline.code))
+        names = [(slug, index.by_slug[slug].title) for slug in found.candidates]
+        ask = answers.choose_procedure(names, _aspect_intent(aspect), found.guessed)
+        return Decision(About(None, aspect, "clarify"), lead + [ask])
+    entry = index.by_slug[found.slug]
+    if found.slug != evidence.context and entry.slug == "khai-tu":
+        lead.append(answers.CONDOLENCE)
+    passage = pick(entry, question, aspect) if not evidence.button else None
+    if passage is not None:
+        main = answers.passage_answer(entry, passage)
+        whole = aspect if aspect in answers.ASPECTS else None
+        more = answers.follow_up(entry, exclude=None, whole=whole)
+    else:
+        main = answers.aspect_answer(entry, aspect, yes_no=question.yes_no)
+        more = answers.follow_up(entry, exclude=aspect)
+    return Decision(About(entry.slug, aspect, "answer"), lead + [main, more])
+
+
+def _aspect_intent(aspect: str) -> str:
+    return answers.ASPECTS[aspect][0] if aspect in answers.ASPECTS else "ask_procedure"
