@@ -104,6 +104,9 @@ def resolve(index: KnowledgeIndex, question: Question, evidence: Evidence) -> Re
     """Which procedure the message is about (see the module's docstring for the order)."""
     if evidence.button in index.by_slug:
         return Resolution(evidence.button, named=True, why="button")
+    declined = _declined_topic(index, question)
+    if declined is not None:
+        return declined
     unsure: list[str] = []  # what the search found where it did not cover the question's words
     for level in question.levels:
         found = _at_level(index, level, evidence, unsure, clause=level == question.clause)
@@ -140,10 +143,37 @@ def mentioned(index: KnowledgeIndex, text: str) -> dict[str, list[tuple[int, int
     padded = f" {fold(normalize(text))} "
     found = {}
     for slug, names in _names(index):
-        spans = [(at, at + len(n) + 2) for n in names if (at := padded.find(f" {n} ")) >= 0]
+        spans = [(at + 1, at + 1 + len(n)) for n in names if (at := padded.find(f" {n} ")) >= 0]
         if spans:
             found[slug] = spans
     return found
+
+
+def _declined_topic(index: KnowledgeIndex, question: Question) -> Resolution | None:
+    """A topic we do not cover that the message asks about: the asking sentence decides when it
+    names one of ours; else the whole message; else its last sentence that names anything
+    ("…hộ kinh doanh quán ăn, giờ phường đòi giấy an toàn thực phẩm. Giấy này xin ở đâu?")."""
+    if mentioned(index, question.focus):
+        return _topic(index, question.focus)
+    found = _topic(index, question.focus) or _topic(index, question.asked)
+    if found is not None:
+        return found
+    for sentence in reversed(question.sentences):
+        found = _topic(index, sentence)
+        if found is not None or mentioned(index, sentence) or index.outside.topic(sentence):
+            return found
+    return None
+
+
+def _topic(index: KnowledgeIndex, text: str) -> Resolution | None:
+    """A topic we do not cover, unless one of ours is named apart from it ("lý lịch tư pháp để đi
+    xuất khẩu lao động" asks for the record; "đăng ký kết hôn với người nước ngoài" is the topic)."""
+    if not text or index.search(text, k=1).exact:
+        return None
+    topic = index.outside.topic(text)
+    if topic is None or not all(_overlap(named, topic[1]) for named in mentioned(index, text).values()):
+        return None
+    return Resolution(None, decline=topic[0], why="topic")
 
 
 def _overlap(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> bool:
@@ -183,12 +213,11 @@ def _at_level(index: KnowledgeIndex, text: str, evidence: Evidence, unsure: list
     result = index.search(text, k=5)
     spans = mentioned(index, text)
     if not result.exact:
-        topic = outside.topic(text)
-        # a topic counts unless one of ours is named apart from it ("lý lịch tư pháp để đi xuất
-        # khẩu lao động" asks for the record; "đăng ký kết hôn với người nước ngoài" is the topic)
-        if topic is not None and all(_overlap(named, topic[1]) for named in spans.values()):
-            return Resolution(None, decline=topic[0], why="topic")
-        if index.out_of_scope(text).any():  # an entry's scope note excludes exactly this
+        declined = _topic(index, text)
+        if declined is not None:
+            return declined
+        excluded = {e.slug for e, out in zip(index.entries, index.out_of_scope(text)) if out}
+        if excluded and set(spans) <= excluded:  # a scope note excludes this, and nothing else is named
             return Resolution(None, decline=_decline(index, text), why="scope")
     slugs = [h.slug for h in result.hits]
     names = [slug for slug in slugs if slug in spans] + [slug for slug in spans if slug not in slugs]

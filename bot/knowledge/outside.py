@@ -84,21 +84,23 @@ class OutsideIndex:
         self._documents = documents
 
     def topic(self, text: str) -> tuple[Match, list[tuple[int, int]]] | None:
-        """The topic the text speaks of, and where (spans in the folded text), if any."""
+        """The topic the text speaks of, and where every topic found is said (spans in the
+        folded text), if any. Of several, the one said last: a question ends with what it asks."""
         padded = f" {fold(normalize(text))} "
-        best = None
+        best, everywhere = None, []
         for groups, topic in self._topics:
             spans = []
             for group in groups:
-                found = [(at, at + len(p)) for p in group if (at := padded.find(p)) >= 0]
+                found = [(at + 1, at + len(p) - 1) for p in group if (at := padded.find(p)) >= 0]
                 if not found:
                     break
                 spans += found
             else:
-                size = sum(end - start for start, end in spans)
-                if best is None or size > best[0]:  # the fullest match: the most specific topic
-                    best = (size, Match(topic.name, topic.code, 1.0, True), spans)
-        return (best[1], best[2]) if best else None
+                everywhere += spans
+                key = (max(end for _, end in spans), sum(end - start for start, end in spans))
+                if best is None or key > best[0]:
+                    best = (key, Match(topic.name, topic.code, 1.0, True))
+        return (best[1], everywhere) if best else None
 
     def coverage(self, text: str, slug: str) -> float:
         """Share of the question's weight that catalogue entry `slug` is known by."""

@@ -155,6 +155,7 @@ class Question:
     focus: str  # the sentence that asks
     clause: str  # the part of that sentence after its last "thì" (the condition comes before it)
     english: bool = False
+    sentences: tuple[str, ...] = ()  # the sentences of `asked`
 
     @property
     def levels(self) -> list[str]:
@@ -215,4 +216,4 @@ def read(text: str) -> Question:
     padded = f" {normalize(focus)} "
     cut = max(padded.rfind(" thì "), fold(padded).rfind(" thi "))
     clause = padded[cut + 5:].strip() if cut >= 0 else ""
-    return Question(text, " ".join(kept), focus, clause, english)
+    return Question(text, " ".join(kept), focus, clause, english, tuple(kept))
