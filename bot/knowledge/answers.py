@@ -147,9 +147,21 @@ def overview(entry: Procedure) -> Reply:
     return Reply(f"Dạ, {entry.summary}\n" + source_line(entry))
 
 
+def process(entry: Procedure) -> Reply:
+    """How it is done: the online steps in a line each, or, for an in-person procedure, where."""
+    if not entry.steps:
+        return Reply(f"Dạ, {entry.summary}\n" + source_line(entry))
+    lines = [f"Dạ, nộp hồ sơ {entry.name} trực tuyến gồm {len(entry.steps)} bước:"]
+    lines += [f"{number}. {step.title}" for number, step in enumerate(entry.steps, 1)]
+    lines.append("Em có thể hướng dẫn anh/chị làm từng bước.")
+    return Reply("\n".join(lines), [_button("Hướng dẫn từng bước", "guide_me", procedure=entry.slug)])
+
+
 def aspect_answer(entry: Procedure, aspect: str, yes_no: bool = False) -> Reply:
     if aspect == "where":
         return where(entry)
+    if aspect == "process":
+        return process(entry)
     if aspect == "online":
         return online(entry, yes_no)
     render = {"documents": documents, "fee": fee, "time": processing_time}

@@ -12,6 +12,11 @@ from bot.text import fold, normalize
 
 _SENTENCE_END = re.compile(r"(?<=[.;])\s+(?=[A-ZĐÀ-Ỹ0-9])")
 _NUMBER = re.compile(r"\d")
+# what a figure looks like in an answer to "bao nhiêu tiền" or "bao lâu"
+_FIGURE = {
+    "fee": re.compile(r"\d[\d.]*\s*(đồng|nghìn|vnđ)", re.I),
+    "time": re.compile(r"\d+\s*(ngày|giờ|tháng|tuần|năm)|trong ngày", re.I),
+}
 # Questions that ask for a number: a passage without one cannot answer them.
 _ASKS_NUMBER = [fold(normalize(p)) for p in ("bao nhiêu", "mấy", "bao lâu", "bao giờ", "khi nào", "mấy giờ")]
 MIN_SCORE = 3.0
@@ -28,7 +33,9 @@ class Passage:
 
     @property
     def words(self) -> set[str]:
-        return _words(f"{self.text} {self.asked_as}")
+        """What a question must share with it: an FAQ is matched on how citizens ask it, other
+        facts on their own words."""
+        return _words(self.asked_as or self.text)
 
 
 def _words(text: str) -> set[str]:
@@ -102,6 +109,8 @@ def pick(entry: Procedure, question: Question, aspect: str | None) -> Passage | 
     for passage in passages(entry):
         if specific and passage.aspect not in (aspect, "faq"):
             continue  # a fee question is answered from the fee lines (or an FAQ), not from a step
+        if specific and wants_number and not _FIGURE.get(aspect, _NUMBER).search(passage.text):
+            continue  # "bao nhiêu tiền" is not answered by a line without a figure
         overlap = asked & passage.words
         score = sum(2.0 if "_" in w else 1.0 for w in overlap)
         if not score:

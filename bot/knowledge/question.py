@@ -19,14 +19,15 @@ ASPECTS = ("documents", "fee", "time", "where", "online", "eligibility", "proces
 # specific aspects come first: "nộp online được không" asks about online, not eligibility.
 _ASPECT_CUES = {
     "documents": "giấy tờ, giấy tờ gì, hồ sơ gồm, hồ sơ cần, cần những gì, cần gì, cần mang, mang theo, mang gì, "
-                 "chuẩn bị gì, chuẩn bị những, thành phần hồ sơ, cần có gì, giấy gì, những giấy, bản sao, "
+                 "chuẩn bị gì, chuẩn bị những, thành phần hồ sơ, cần có gì, giấy gì, những giấy, cỡ nào, "
                  "cần nộp những, cần nộp gì, nộp những gì, hồ sơ như thế nào, hồ sơ thế nào, mẫu tờ khai, tờ khai",
     "fee": "lệ phí, phí, bao nhiêu tiền, mấy tiền, tốn, mất tiền, chi phí, tiền, miễn phí, đóng tiền, giá, "
            "nộp tiền, hết bao nhiêu, mất bao nhiêu, tốn bao nhiêu, phạt",
     "time": "bao lâu, mấy ngày, bao nhiêu ngày, mất bao nhiêu ngày, mất mấy ngày, hết bao nhiêu ngày, mất bao lâu, "
             "bao nhiêu ngày làm việc, mấy ngày làm việc, thời gian, thời hạn, khi nào có, bao giờ có, bao giờ thì có, "
             "trong bao lâu, hạn, hết hạn, quá hạn, trễ hạn, mấy giờ, trước mấy giờ, bao nhiêu lâu, mất mấy, "
-            "lâu không, mấy tháng, bao nhiêu tháng, thời hạn giải quyết, trễ, chậm",
+            "lâu không, mấy tháng, bao nhiêu tháng, thời hạn giải quyết, trễ, chậm, trong ngày, lấy ngay, lấy liền, "
+            "khi nào có, bao giờ",
     "where": "ở đâu, đến đâu, tới đâu, nơi nào, chỗ nào, cơ quan nào, nộp ở, làm ở, xã nào, phường nào, nơi nộp, "
              "ủy ban nào, đi đâu, ở xã, ở phường, tại xã, tại phường, công an nào, chỗ nộp, nơi làm, "
              "nộp tại, làm tại, đăng ký ở, đăng ký tại, nơi tiếp nhận, cơ quan có thẩm quyền, ở tỉnh, nơi cư trú",
@@ -36,7 +37,7 @@ _ASPECT_CUES = {
     "eligibility": "có được không, được không, điều kiện, ai được, ai có thể, có phải, có cần, có bắt buộc, "
                    "bắt buộc, đủ điều kiện, được phép, có được, có thể, được làm, có quyền, có bị",
     "process": "như thế nào, thế nào, làm sao, các bước, cách làm, quy trình, hướng dẫn, trình tự, làm thủ tục, "
-               "thủ tục ra sao, ra sao, cách nào, phải làm gì, làm gì",
+               "thủ tục ra sao, ra sao, cách nào, phải làm gì, làm gì, kiểu gì, chọn mục nào, bước nào, từng bước",
 }
 SPECIFIC = ("documents", "fee", "time", "where", "online")
 
@@ -71,10 +72,11 @@ _SENTENCE_RE = re.compile(r"(?<=[.?!;…])\s+|\n+|(?<=\?)")
 _CLAUSE_RE = re.compile(r"\s*,\s*")
 
 # Common English words: a message made mostly of these is answered with an English line first.
+# (none of them is also a Vietnamese syllable typed without accents, like "a", "do", "can", "to")
 _ENGLISH = frozenset(
-    "the a an to of for in on at is are do does did can could how what where when which who my i me you "
-    "your need needs get getting much many long it this that and or with from please hello hi thanks "
-    "thank want would like apply register renew lost have has be am was were will should about".split()
+    "the of for is are does did could how what where when which who my you your need needs get getting "
+    "much many long it this that and or with from please hello thanks thank want would like apply "
+    "register renew lost have has be am was were will should about".split()
 )
 # English names of our procedures and aspects → the words citizens would use in Vietnamese.
 _ENGLISH_GLOSSARY = [
@@ -153,7 +155,7 @@ class Question:
     text: str  # as written (secrets already masked)
     asked: str  # the question without greetings and thanks
     focus: str  # the sentence that asks
-    clause: str  # the part of that sentence after its last "thì" (the condition comes before it)
+    clause: str  # the part of that sentence that asks, without its condition (see main_clause)
     english: bool = False
     sentences: tuple[str, ...] = ()  # the sentences of `asked`
 
@@ -185,17 +187,45 @@ class Question:
         return {w for cues in ASPECT_CUES.values() for cue in cues if _contains(padded, cue) for w in cue.split()}
 
 
+ASKING_WORDS = frozenset(fold(w) for w in ("bao", "mấy", "đâu", "nào", "gì", "sao", "lâu", "hướng", "bước", "trình", "cách"))
+
+
 def first_cue(padded: str) -> str | None:
     best: tuple[int, int, int, str] | None = None
     for rank, aspect in enumerate(_ASPECT_CUES):
         for cue in ASPECT_CUES[aspect]:
             at = padded.find(f" {cue} ")
             if at >= 0:
-                # specific aspects win over eligibility and process; then the earliest, longest cue
-                key = (0 if aspect in SPECIFIC else 1, at, -len(cue), aspect)
+                # a cue that asks ("hết bao nhiêu tiền") wins over one that describes ("trên vneid"),
+                # specific aspects over eligibility and process; then the earliest, longest cue
+                asks = bool(ASKING_WORDS & set(cue.split()))
+                if aspect in SPECIFIC and aspect != "online" and asks:
+                    rank = 0
+                elif aspect == "process" and asks:  # "các bước … trực tuyến thế nào" asks how
+                    rank = 1
+                else:
+                    rank = 2 if aspect in SPECIFIC else 3
+                key = (rank, at, -len(cue), aspect)
                 if best is None or key < best:
                     best = key
     return best[3] if best else None
+
+
+_CONDITION = (" khi ", " nếu ", " vì ", " để ", " do ", " tại vì ", " bởi vì ")
+
+
+def main_clause(sentence: str) -> str:
+    """The part of a sentence that asks: after its last "thì" ("bố mẹ chưa kết hôn thì làm khai
+    sinh thế nào"), else before a condition or purpose ("làm khai sinh cho con khi bố mẹ chưa kết
+    hôn", "xin lý lịch tư pháp để đi làm"); "" when the sentence is one clause."""
+    padded, folded = f" {sentence} ", f" {fold(sentence)} "
+    cut = folded.rfind(" thi ")
+    if cut >= 0:
+        return padded[cut + 5:].strip()
+    # accented words as written; without accents only the unmistakable ones ("do" may be "đỏ")
+    cuts = [at for word in _CONDITION if (at := padded.find(word, 1)) > 0]
+    cuts += [at for word in (" khi ", " neu ", " tai vi ", " boi vi ") if (at := folded.find(word, 1)) > 0]
+    return padded[:min(cuts)].strip() if cuts else ""
 
 
 @lru_cache(maxsize=2048)
@@ -213,7 +243,5 @@ def read(text: str) -> Question:
         return Question(text, "", "", "", english)
     asking = [s for s in kept if _asks(s)]
     focus = asking[-1] if asking else kept[-1]
-    padded = f" {normalize(focus)} "
-    cut = max(padded.rfind(" thì "), fold(padded).rfind(" thi "))
-    clause = padded[cut + 5:].strip() if cut >= 0 else ""
+    clause = main_clause(normalize(focus))
     return Question(text, " ".join(kept), focus, clause, english, tuple(kept))

@@ -30,7 +30,8 @@ def training_texts() -> list[str]:
     texts += nlu_examples(sorted((ROOT / "nlu_data").glob("*.yml")))
     texts += (ROOT / "knowledge" / "training" / "out_of_catalogue.txt").read_text(encoding="utf-8").splitlines()
     outside = yaml.safe_load((ROOT / "knowledge" / "outside" / "topics.yaml").read_text(encoding="utf-8"))
-    texts += [term for topic in outside["topics"] for term in topic["terms"]]
+    texts += [term for topic in outside["topics"] for term in topic.get("terms", [])]
+    texts += [term for topic in outside["topics"] for group in topic.get("together", []) for term in group]
     texts += [phrase for e in entries for phrase in e.not_covered]
     return texts
 
