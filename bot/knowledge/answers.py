@@ -157,9 +157,19 @@ def process(entry: Procedure) -> Reply:
     return Reply("\n".join(lines), [_button("Hướng dẫn từng bước", "guide_me", procedure=entry.slug)])
 
 
+def eligibility(entry: Procedure) -> Reply:
+    """Who may, who must, and when: the entry's conditions, or what it is about."""
+    if not entry.eligibility:
+        return overview(entry)
+    lines = [f"Dạ, về {entry.name}:", *(f"- {line}" for line in entry.eligibility)]
+    return Reply("\n".join(lines) + "\n" + source_line(entry))
+
+
 def aspect_answer(entry: Procedure, aspect: str, yes_no: bool = False) -> Reply:
     if aspect == "where":
         return where(entry)
+    if aspect == "eligibility":
+        return eligibility(entry)
     if aspect == "process":
         return process(entry)
     if aspect == "online":

@@ -15,7 +15,7 @@ from bot.knowledge import answers
 from bot.knowledge.answers import Reply
 from bot.knowledge.outside import Match
 from bot.knowledge.passages import pick
-from bot.knowledge.question import ASPECT_CUES, QUESTION_WORDS, Question, first_cue, read
+from bot.knowledge.question import ASPECT_CUES, Question, first_cue, is_question_word, read, words_of
 from bot.knowledge.search import KnowledgeIndex
 from bot.text import fold, normalize
 
@@ -27,9 +27,9 @@ TRACKING = "tra-cuu-ho-so"  # "where is my dossier", when no procedure is named
 POPULAR = ["khai-sinh", "can-cuoc", "thuong-tru", "ket-hon"]
 SURE_INTENT = 0.6
 SURE_SEARCH = 0.5
-# Words that only ask, left out when a declined question is named back to the citizen.
-ASKING = QUESTION_WORDS | {w for phrases in ASPECT_CUES.values() for p in phrases for w in p.split()
-                           if w not in ("giay", "to", "ho", "so", "xa", "phuong")}
+# Words of aspect cues, left out when a declined question is named back to the citizen.
+CUE_WORDS = {w for phrases in ASPECT_CUES.values() for p in phrases for w in p.split()
+             if w not in ("giay", "to", "ho", "so", "xa", "phuong")}
 
 
 @dataclass(frozen=True)
@@ -82,16 +82,13 @@ _GENERIC = tuple(fold(normalize(w)) + " " for w in ("thủ tục", "đăng ký",
 
 def naming_words(text: str) -> list[str]:
     """The words of a text that say what it is about: not asking words, not aspect cues."""
-    padded = f" {fold(normalize(text))} "
-    for cue in _CUES:
-        padded = padded.replace(f" {cue} ", " ")
-    return [w for w in padded.split() if w not in QUESTION_WORDS]
+    return words_of(text, _CUES)
 
 
 def said_as(text: str) -> str:
     """What the citizen asked about, in their words, to name it when declining."""
     words = normalize(text).split()
-    kept = [w for w, f in zip(words, fold(" ".join(words)).split()) if f not in ASKING]
+    kept = [w for w in words if fold(w) not in CUE_WORDS and not is_question_word(w)]
     return " ".join(kept[:12])
 
 
@@ -112,7 +109,8 @@ def resolve(index: KnowledgeIndex, question: Question, evidence: Evidence) -> Re
         found = _at_level(index, level, evidence, unsure, clause=level == question.clause)
         if found is not None:
             return found
-    if evidence.intent == "ask_status" and evidence.confidence >= SURE_INTENT and TRACKING in index.by_slug:
+    if (evidence.intent == "ask_status" and evidence.confidence >= SURE_INTENT and TRACKING in index.by_slug
+            and not mentioned(index, question.asked)):  # "hồ sơ của tôi tới đâu rồi", naming nothing
         return Resolution(TRACKING, named=True, why="status")
     if evidence.context in index.by_slug:
         return Resolution(evidence.context, why="context")

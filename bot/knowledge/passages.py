@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.knowledge.question import QUESTION_WORDS, Question
+from bot.knowledge.question import Question, words_of
 from bot.knowledge.schema import Procedure, Source
 from bot.text import fold, normalize
 
@@ -39,7 +39,7 @@ class Passage:
 
 
 def _words(text: str) -> set[str]:
-    words = [w for w in fold(normalize(text)).split() if w not in QUESTION_WORDS]
+    words = words_of(text)
     return set(words) | {f"{a}_{b}" for a, b in zip(words, words[1:])}
 
 

@@ -42,24 +42,48 @@ _ASPECT_CUES = {
 SPECIFIC = ("documents", "fee", "time", "where", "online")
 
 # Phrases that only ask (they name no procedure); kept out of the words a passage is matched on.
-QUESTION_WORDS = frozenset(fold(normalize(w)) for w in (
+_QUESTION_WORDS = frozenset(normalize(w) for w in (
     "gì những cần phải có được không tôi em anh chị mình muốn cho của thì là và với ạ ơi vậy hả nhé "
     "hỏi xin cách còn sao đâu nào bao nhiêu lâu mấy thế nào như làm thủ tục rồi đã sẽ đang nếu khi "
     "này đó kia ai vâng dạ nhỉ chứ thưa kính gửi cảm ơn giúp với hay hoặc ra mà lại nữa thôi ở tại "
     "trong bị vì do nên để theo các một hai "
     # who and when, in a story: they do not say which procedure
     "ông bà bố mẹ ba má cha vợ chồng con cháu bé nhà gia đình vừa mới hôm nay qua tuần tháng năm ngày sau "
-    "trước lúc hiện giờ bây chuẩn bị giải quyết xong".split()
+    "trước lúc hiện giờ bây chuẩn bị giải quyết xong nhiều lắm rất".split()
 ))
 
-_COURTESY = [fold(normalize(p)) for p in (
+_QUESTION_WORDS_FOLDED = frozenset(fold(w) for w in _QUESTION_WORDS)
+
+
+def is_question_word(word: str) -> bool:
+    """A word that only asks (normalised form). Typed with accents it is matched as written, so
+    "thẻ" is not "thế"; typed without, it may be any of them."""
+    folded = fold(word)
+    return word in _QUESTION_WORDS if folded != word else folded in _QUESTION_WORDS_FOLDED
+
+
+def words_of(text: str, phrases: list[str] = ()) -> list[str]:
+    """The folded words of a text that say something: question words and the given (folded)
+    phrases left out."""
+    written = normalize(text).split()
+    folded = [fold(w) for w in written]
+    kept = [True] * len(folded)
+    for phrase in phrases:
+        size = len(phrase.split())
+        for at in range(len(folded) - size + 1):
+            if " ".join(folded[at:at + size]) == phrase:
+                kept[at:at + size] = [False] * size
+    return [f for w, f, keep in zip(written, folded, kept) if keep and not is_question_word(w)]
+
+
+_COURTESY = sorted((fold(normalize(p)) for p in (
     "xin chào", "chào em", "chào bạn", "chào anh", "chào chị", "chào ad", "chào admin", "chào", "kính gửi",
     "xin cảm ơn", "cảm ơn", "cám ơn", "cảm ơn nhiều", "em cảm ơn", "tôi xin cảm ơn", "trân trọng cảm ơn",
     "xin chân thành cảm ơn", "chân thành cảm ơn", "trân trọng", "thanks", "thank you", "hi", "hello",
     "em xin cảm ơn ạ", "mong được giải đáp", "mong được hướng dẫn", "mong nhận được phản hồi",
     "rất mong được giải đáp", "xin được giải đáp", "xin hỏi", "cho em hỏi", "cho tôi hỏi", "cho hỏi",
     "em muốn hỏi", "tôi muốn hỏi", "nhờ tư vấn giúp", "nhờ mọi người tư vấn", "ad ơi", "mọi người ơi",
-)]
+)), key=len, reverse=True)
 _QUESTION_MARKS = [fold(normalize(p)) for p in (
     "gì", "nào", "sao", "đâu", "bao nhiêu", "bao lâu", "mấy", "không", "chưa", "thế nào", "ra sao",
     "được không", "phải không", "hay không", "có cần", "có phải", "hỏi", "hướng dẫn", "tư vấn",
@@ -74,10 +98,13 @@ _CLAUSE_RE = re.compile(r"\s*,\s*")
 # Common English words: a message made mostly of these is answered with an English line first.
 # (none of them is also a Vietnamese syllable typed without accents, like "a", "do", "can", "to")
 _ENGLISH = frozenset(
-    "the of for is are does did could how what where when which who my you your need needs get getting "
+    "the of for is are does did could how what where when which who you your need needs get getting "
     "much many long it this that and or with from please hello thanks thank want would like apply "
-    "register renew lost have has be am was were will should about".split()
+    "register renew lost have has be am was were will should about i'm we our us they their there "
+    "but if at any pay been living work working moved renting office there's it's don't can't "
+    "just still already into after before by as".split()
 )
+_VIETNAMESE_LETTERS = re.compile("[ăâđêôơưĂÂĐÊÔƠƯ\u1ea0-\u1ef9]")
 # English names of our procedures and aspects → the words citizens would use in Vietnamese.
 _ENGLISH_GLOSSARY = [
     ("birth certificate", "giấy khai sinh"), ("birth registration", "đăng ký khai sinh"), ("register a birth", "khai sinh"),
@@ -88,6 +115,7 @@ _ENGLISH_GLOSSARY = [
     ("passport", "hộ chiếu"), ("driving licence", "giấy phép lái xe"), ("driving license", "giấy phép lái xe"),
     ("driver's license", "giấy phép lái xe"), ("drivers license", "giấy phép lái xe"),
     ("temporary residence", "đăng ký tạm trú"), ("permanent residence", "đăng ký thường trú"),
+    ("register our marriage", "đăng ký kết hôn"), ("register my marriage", "đăng ký kết hôn"),
     ("criminal record", "lý lịch tư pháp"), ("police check", "lý lịch tư pháp"),
     ("health insurance", "bảo hiểm y tế"), ("unemployment benefit", "trợ cấp thất nghiệp"),
     ("household business", "hộ kinh doanh"), ("set up a company", "thành lập doanh nghiệp"),
@@ -98,6 +126,7 @@ _ENGLISH_GLOSSARY = [
     ("digital signature", "chữ ký số"), ("foreigner", "người nước ngoài"), ("foreign", "nước ngoài"),
     ("abroad", "ở nước ngoài"), ("embassy", "đại sứ quán"), ("international", "quốc tế"),
     ("documents", "giấy tờ gì"), ("papers", "giấy tờ gì"), ("what do i need", "cần giấy tờ gì"),
+    ("how do i", "làm thế nào"), ("how can i", "làm thế nào"), ("how to", "làm thế nào"),
     ("how much", "bao nhiêu tiền"), ("fee", "lệ phí"), ("cost", "lệ phí"), ("how long", "bao lâu"),
     ("where", "ở đâu"), ("online", "trực tuyến"), ("lost", "bị mất"), ("renew", "cấp đổi"),
 ]
@@ -120,10 +149,7 @@ def _contains(padded: str, phrase: str) -> bool:
 
 def _is_courtesy(part: str) -> bool:
     """A sentence or clause that only greets or thanks ("Xin cảm ơn!", "Chào em")."""
-    words = fold(normalize(part))
-    for phrase in sorted(_COURTESY, key=len, reverse=True):
-        words = f" {words} ".replace(f" {phrase} ", " ").strip()
-    return not [w for w in words.split() if w not in QUESTION_WORDS]
+    return not words_of(part, _COURTESY)
 
 
 def _asks(part: str) -> bool:
@@ -131,9 +157,21 @@ def _asks(part: str) -> bool:
     return part.rstrip().endswith("?") or any(_contains(padded, m) for m in _QUESTION_MARKS)
 
 
+# A citizen asking for a person in so many words (the intent alone may be a misreading).
+_PERSON = [fold(normalize(p)) for p in (
+    "người thật", "tình nguyện viên", "nhân viên", "cán bộ", "gặp người", "tư vấn viên", "nói chuyện với người",
+    "người hỗ trợ", "admin", "tổng đài viên", "người trực", "gặp ai", "chuyên viên",
+)]
+
+
+def asks_for_a_person(text: str) -> bool:
+    padded = _padded(text)
+    return any(_contains(padded, p) for p in _PERSON)
+
+
 def is_english(text: str) -> bool:
     words = re.findall(r"[a-z']+", text.lower())
-    if len(words) < 3 or any(ord(ch) > 0x7F and ch.isalpha() for ch in text):
+    if len(words) < 3 or _VIETNAMESE_LETTERS.search(text):
         return False
     return sum(w in _ENGLISH for w in words) / len(words) >= 0.3
 
@@ -199,12 +237,12 @@ def first_cue(padded: str) -> str | None:
                 # a cue that asks ("hết bao nhiêu tiền") wins over one that describes ("trên vneid"),
                 # specific aspects over eligibility and process; then the earliest, longest cue
                 asks = bool(ASKING_WORDS & set(cue.split()))
-                if aspect in SPECIFIC and aspect != "online" and asks:
-                    rank = 0
+                if aspect in SPECIFIC and aspect != "online":
+                    rank = 0 if asks else 1
                 elif aspect == "process" and asks:  # "các bước … trực tuyến thế nào" asks how
-                    rank = 1
+                    rank = 2
                 else:
-                    rank = 2 if aspect in SPECIFIC else 3
+                    rank = 3 if aspect == "online" else 4
                 key = (rank, at, -len(cue), aspect)
                 if best is None or key < best:
                     best = key
