@@ -54,7 +54,7 @@ class ActionGuide(Action):
             slug = state.slug
         else:  # no guide going on: the words may well be a question ("tôi bị kẹt ở bước đăng nhập vneid")
             decision = decide(index, evidence_of(tracker))
-            if decision.about.outcome in ("answer", "decline"):
+            if decision.from_the_words and decision.about.outcome in ("answer", "decline"):
                 return answer(dispatcher, tracker, decision)
             context = tracker.get_slot("procedure")
             send(dispatcher, [self._no_guide(intent, context, index)])

@@ -127,7 +127,8 @@ def office_lines(offices: OfficeBook) -> list[str]:
 def where(entry: Procedure) -> Reply:
     """The entry's own agency and places: a generic list of offices would send citizens to the
     wrong one (VNeID is done at the commune police, not at the city's centre)."""
-    lines = [f"Dạ, {entry.agency.text}" if entry.agency.text else f"Dạ, nơi nộp hồ sơ {entry.name}:"]
+    lines = [f"Dạ, nơi giải quyết {entry.name}: {entry.agency.text}" if entry.agency.text
+             else f"Dạ, nơi nộp hồ sơ {entry.name}:"]
     lines += [f"- {place}" for place in entry.where]
     return Reply("\n".join(lines) + "\n" + source_line(entry, confirm=entry.agency.confirm))
 
@@ -184,8 +185,8 @@ def choose_procedure(candidates: list[tuple[str, str]], aspect_intent: str, gues
     buttons = [{"title": name[:60], "payload": intent_payload(aspect_intent, procedure=slug)} for slug, name in candidates]
     if guessed:
         buttons.append(_button("Gặp tình nguyện viên", "request_human"))
-        return Reply("Dạ, anh/chị hỏi về thủ tục nào ạ? Anh/chị chọn một thủ tục dưới đây, hoặc nhắn rõ tên "
-                     "thủ tục giúp em nhé.", buttons)
+        return Reply("Dạ, em chưa rõ anh/chị hỏi về thủ tục nào. Anh/chị chọn một thủ tục dưới đây, hoặc nhắn rõ "
+                     "tên thủ tục giúp em nhé.", buttons)
     return Reply("Dạ, anh/chị hỏi về thủ tục nào ạ?", buttons)
 
 

@@ -27,6 +27,7 @@ TRACKING = "tra-cuu-ho-so"  # "where is my dossier", when no procedure is named
 POPULAR = ["khai-sinh", "can-cuoc", "thuong-tru", "ket-hon"]
 SURE_INTENT = 0.6
 SURE_SEARCH = 0.5
+KNOWN_WORDS = 0.3  # below this share of words any procedure name uses, a message is not understood
 # Words of aspect cues, left out when a declined question is named back to the citizen.
 CUE_WORDS = {w for phrases in ASPECT_CUES.values() for p in phrases for w in p.split()
              if w not in ("giay", "to", "ho", "so", "xa", "phuong")}
@@ -67,6 +68,12 @@ class Resolution:
 class Decision:
     about: About
     replies: list[Reply]
+    why: str = ""  # which evidence decided the procedure (see Resolution.why)
+
+    @property
+    def from_the_words(self) -> bool:
+        """The message's own words decided it (not the context, a button or a guess)."""
+        return self.why in ("name", "exact", "search", "topic", "scope", "national", "ambiguous")
 
 
 FITS = 0.8  # fitted on the training questions (NLU examples against knowledge/training/out_of_catalogue.txt)
@@ -112,6 +119,11 @@ def resolve(index: KnowledgeIndex, question: Question, evidence: Evidence) -> Re
     if (evidence.intent == "ask_status" and evidence.confidence >= SURE_INTENT and TRACKING in index.by_slug
             and not mentioned(index, question.asked)):  # "hồ sơ của tôi tới đâu rồi", naming nothing
         return Resolution(TRACKING, named=True, why="status")
+    named = naming_words(question.asked)
+    if named and index.outside.known_share(" ".join(named)) < KNOWN_WORDS:
+        # words nothing is known by ("asdkjh qwe"): not understood, whatever the context
+        return Resolution(None, candidates=[slug for slug in POPULAR if slug in index.by_slug], guessed=True,
+                          why="nothing")
     if evidence.context in index.by_slug:
         return Resolution(evidence.context, why="context")
     if question.story:
@@ -124,7 +136,8 @@ def resolve(index: KnowledgeIndex, question: Question, evidence: Evidence) -> Re
         return Resolution(TRACKING, named=True, why="status")
     if unsure:  # nothing outside the catalogue explains it better: the search's guess stands
         return Resolution(unsure[0], named=True, why="search")
-    if len(naming_words(question.asked)) >= 2:  # something specific was asked, and nothing of ours fits
+    if len(named) >= 2:
+        # something specific was asked, in words we know, and nothing of ours fits
         return Resolution(None, decline=_decline(index, question.focus or question.asked), why="nothing")
     return Resolution(None, candidates=[slug for slug in POPULAR if slug in index.by_slug], guessed=True, why="nothing")
 
@@ -263,19 +276,20 @@ def aspect_of(question: Question, evidence: Evidence) -> str:
 def decide(index: KnowledgeIndex, evidence: Evidence) -> Decision:
     question = read(evidence.text if not evidence.button else "")
     if evidence.intent in CHITCHAT and not question.asked and not evidence.button:
-        return Decision(About(evidence.context, None, "chitchat"), [])
+        return Decision(About(None, None, "chitchat"), [])
     found = resolve(index, question, evidence)
     aspect = INTENT_ASPECT.get(evidence.intent, "overview") if evidence.button else aspect_of(question, evidence)
     lead = [answers.IN_ENGLISH] if question.english else []
     if found.slug is None:
         named_decline = found.decline is not None and found.decline.name is not None
         if evidence.intent in CHITCHAT and not named_decline:
-            return Decision(About(evidence.context, None, "chitchat"), [])
+            return Decision(About(None, None, "chitchat"), [])
         if found.decline is not None:
-            return Decision(About(None, aspect, "decline"), lead + answers.decline(found.decline.name, found.decline.code))
+            return Decision(About(None, aspect, "decline"), lead + answers.decline(found.decline.name, found.decline.code),
+                            found.why)
         names = [(slug, index.by_slug[slug].title) for slug in found.candidates]
         ask = answers.choose_procedure(names, _aspect_intent(aspect), found.guessed)
-        return Decision(About(None, aspect, "clarify"), lead + [ask])
+        return Decision(About(None, aspect, "clarify"), lead + [ask], found.why)
     entry = index.by_slug[found.slug]
     if found.slug != evidence.context and entry.slug == "khai-tu":
         lead.append(answers.CONDOLENCE)
@@ -287,7 +301,7 @@ def decide(index: KnowledgeIndex, evidence: Evidence) -> Decision:
     else:
         main = answers.aspect_answer(entry, aspect, yes_no=question.yes_no)
         more = answers.follow_up(entry, exclude=aspect)
-    return Decision(About(entry.slug, aspect, "answer"), lead + [main, more])
+    return Decision(About(entry.slug, aspect, "answer"), lead + [main, more], found.why)
 
 
 def _aspect_intent(aspect: str) -> str:

@@ -102,6 +102,11 @@ class OutsideIndex:
                     best = (key, Match(topic.name, topic.code, 1.0, True))
         return (best[1], everywhere) if best else None
 
+    def known_share(self, text: str) -> float:
+        """Share of a text's words that some procedure name uses: gibberish knows none."""
+        words = [t for t in terms(text) if "_" not in t]
+        return sum(t in self._idf for t in words) / len(words) if words else 0.0
+
     def coverage(self, text: str, slug: str) -> float:
         """Share of the question's weight that catalogue entry `slug` is known by."""
         asked = set(terms(text))

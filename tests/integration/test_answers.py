@@ -43,13 +43,13 @@ def stored_turns(sender: str) -> list[Turn]:
 
 
 def test_every_turn_reports_and_stores_its_decision(ask):
-    turns = [ask(text)["about"] for text in ("xin chào", "làm căn cước mất bao lâu", "cảm ơn em",
-                                             "thủ tục đăng ký sáng chế thế nào", "asdkjh qwe zzz")]
-    assert turns[0] == {"procedure": None, "aspect": None, "outcome": "chitchat"}
-    assert turns[1] == {"procedure": "can-cuoc", "aspect": "time", "outcome": "answer"}
-    assert turns[2]["outcome"] == "chitchat"
-    assert turns[3] == {"procedure": None, "aspect": None, "outcome": "decline"}
-    assert turns[4]["procedure"] is None and turns[4]["outcome"] in ("clarify", "decline")
+    turns = [ask(text)["about"] for text in ("asdkjh qwe zzz", "xin chào", "làm căn cước mất bao lâu", "cảm ơn em",
+                                             "thủ tục đăng ký sáng chế thế nào")]
+    assert turns[0]["procedure"] is None and turns[0]["outcome"] in ("clarify", "other")
+    assert turns[1] == {"procedure": None, "aspect": None, "outcome": "chitchat"}
+    assert turns[2] == {"procedure": "can-cuoc", "aspect": "time", "outcome": "answer"}
+    assert turns[3] == {"procedure": None, "aspect": None, "outcome": "chitchat"}
+    assert turns[4] == {"procedure": None, "aspect": None, "outcome": "decline"}
     stored = [{"procedure": t.procedure, "aspect": t.aspect, "outcome": t.outcome} for t in stored_turns(ask.sender)]
     assert stored == turns
 
@@ -131,8 +131,8 @@ def test_elders_are_addressed_as_they_call_themselves(ask):
 
 
 def test_an_age_of_fifty_or_more_is_addressed_as_co_chu(ask):
-    said = texts(ask("tôi năm nay 62 tuổi, muốn đổi thẻ căn cước thì cần gì")["replies"])
-    assert "cô/chú" in said and "anh/chị" not in said.lower()
+    said = texts(ask("tôi năm nay 62 tuổi, muốn đổi thẻ căn cước thì cần gì")["replies"]).lower()
+    assert "cô/chú" in said and "anh/chị" not in said
 
 
 def test_a_question_in_english_gets_one_english_line(ask):
@@ -158,7 +158,7 @@ def test_a_waiting_citizen_is_never_left_in_silence(ask, loaded_db):
     assert "ghi lại tin nhắn" in texts(ask("có ai không ạ")["replies"])
 
 
-def test_a_bot_held_conversation_never_answers_with_nothing(ask):
-    for text in ("?", "ừm", "ok", "hả", "123", "...", "không hiểu", "thôi", "em ơi", "😀"):
-        body = ask(text)
-        assert body["replies"], text
+@pytest.mark.parametrize("text", ["?", "ừm", "ok", "hả", "123", "...", "không hiểu", "thôi", "em ơi", "😀", "cảm ơn"])
+def test_a_bot_held_conversation_never_answers_with_nothing(ask, text):
+    body = ask(text)
+    assert body["replies"] and all(r["text"] for r in body["replies"]), text

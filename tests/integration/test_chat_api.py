@@ -21,13 +21,13 @@ def test_birth_registration_documents_with_source(chat):
 def test_button_click_answers_the_other_aspect(chat):
     replies = chat("đăng ký khai sinh cần giấy tờ gì")
     fee = chat(button(replies, "Lệ phí"))
-    assert "lệ phí Đăng ký khai sinh" in texts(fee)
+    assert "lệ phí đăng ký khai sinh" in texts(fee)
     assert "Thông tư 85/2019/TT-BTC" in texts(fee)
 
 
 def test_context_carries_to_a_follow_up(chat):
     chat("làm lý lịch tư pháp cần giấy tờ gì")
-    assert "Cấp Phiếu lý lịch tư pháp" in texts(chat("còn lệ phí thì sao"))
+    assert "lệ phí xin cấp phiếu lý lịch tư pháp" in texts(chat("còn lệ phí thì sao"))
 
 
 def test_unaccented_question(chat):
@@ -56,7 +56,7 @@ def test_buttons_are_opaque_keys(chat):
 def test_a_button_key_works_only_in_its_own_conversation(chat, gateway):
     key = button(chat("đăng ký khai sinh cần giấy tờ gì"), "Lệ phí")
     other = gateway.post("/api/chat", json={"sender_id": "someone-else", "text": key}).json()["replies"]
-    assert "lệ phí Đăng ký khai sinh" not in texts(other)
+    assert "lệ phí đăng ký khai sinh" not in texts(other)
 
 
 def last_turn(sender: str) -> Turn:
@@ -72,7 +72,7 @@ def test_slash_commands_from_citizens_never_reach_rasa_as_intents(chat):
     chat("/restart")
     turn = last_turn(chat.sender)
     assert turn.intent != "restart" and "action_restart" not in turn.actions
-    assert "lệ phí Đăng ký khai sinh" in texts(chat("còn lệ phí thì sao"))  # context survived
+    assert "lệ phí đăng ký khai sinh" in texts(chat("còn lệ phí thì sao"))  # context survived
 
 
 def test_turn_records_intent_confidence_and_actions(chat):
