@@ -16,7 +16,7 @@ from bot.knowledge.answers import Reply
 from bot.knowledge.outside import Match
 from bot.knowledge.passages import pick
 from bot.knowledge.question import ASPECT_CUES, Question, first_cue, is_question_word, read, words_of
-from bot.knowledge.search import KnowledgeIndex
+from bot.knowledge.search import KnowledgeIndex, content_words
 from bot.text import fold, normalize
 
 OUTCOMES = ("answer", "decline", "clarify", "guide", "handoff", "chitchat", "other")
@@ -179,7 +179,7 @@ def _declined_topic(index: KnowledgeIndex, question: Question) -> Resolution | N
 def _topic(index: KnowledgeIndex, text: str) -> Resolution | None:
     """A topic we do not cover, unless one of ours is named apart from it ("lý lịch tư pháp để đi
     xuất khẩu lao động" asks for the record; "đăng ký kết hôn với người nước ngoài" is the topic)."""
-    if not text or index.search(text, k=1).exact:
+    if not text or index.named(content_words(text)):
         return None
     topic = index.outside.topic(text)
     if topic is None or not all(_overlap(named, topic[1]) for named in mentioned(index, text).values()):

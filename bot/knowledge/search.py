@@ -156,6 +156,10 @@ class KnowledgeIndex:
             self._matrix = np.vstack([vectors[e.slug] for e in self.entries])
             self._owner = np.concatenate([np.full(len(vectors[e.slug]), i) for i, e in enumerate(self.entries)])
 
+    def named(self, words: list[str]) -> str | None:
+        """The entry whose name or alias these content words are exactly, if any."""
+        return self.names.get(" ".join(fold(w) for w in words)) if words else None
+
     def bm25_scores(self, query: str) -> np.ndarray:
         tokens = analyse(query)
         return self._bm25.get_scores(tokens) if tokens else np.zeros(len(self.entries))
@@ -200,7 +204,7 @@ class KnowledgeIndex:
             fused = dense if mode == "dense" else 1 / (RRF_K + _ranks(bm25)) + 1 / (RRF_K + _ranks(dense))
             fused = np.where(excluded, 0.0, fused)
         words = content_words(query)
-        named = self.names.get(" ".join(fold(w) for w in words)) if words else None
+        named = self.named(words)
         order = [int(i) for i in np.argsort(-fused, kind="stable")]
         if named is not None:  # the question is exactly one entry's name or alias: no doubt about it
             order.remove(self._position[named])
