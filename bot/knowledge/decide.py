@@ -10,6 +10,7 @@ never swallow it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from bot.knowledge import answers
 from bot.knowledge.answers import Reply
@@ -19,7 +20,6 @@ from bot.knowledge.question import ASPECT_CUES, Question, first_cue, is_question
 from bot.knowledge.search import KnowledgeIndex, content_words
 from bot.text import fold, normalize
 
-OUTCOMES = ("answer", "decline", "clarify", "guide", "handoff", "chitchat", "other")
 INTENT_ASPECT = {"ask_documents": "documents", "ask_fee": "fee", "ask_processing_time": "time",
                  "ask_where": "where", "ask_online": "online"}
 CHITCHAT = ("greet", "thank", "goodbye", "bot_challenge")
@@ -28,6 +28,10 @@ POPULAR = ["khai-sinh", "can-cuoc", "thuong-tru", "ket-hon"]
 SURE_INTENT = 0.6
 SURE_SEARCH = 0.5
 KNOWN_WORDS = 0.3  # below this share of words any procedure name uses, a message is not understood
+# search confidence + coverage an entry needs, fitted on the training questions (NLU examples against
+# knowledge/training/out_of_catalogue.txt); the lower one when nothing outside the catalogue fits better
+FITS = 0.8
+FITS_IF_NOTHING_ELSE = 0.6
 # Words of aspect cues, left out when a declined question is named back to the citizen.
 CUE_WORDS = {w for phrases in ASPECT_CUES.values() for p in phrases for w in p.split()
              if w not in ("giay", "to", "ho", "so", "xa", "phuong")}
@@ -60,7 +64,6 @@ class Resolution:
     decline: Match | None = None
     candidates: list[str] = field(default_factory=list)
     guessed: bool = False  # nothing pointed anywhere: the candidates are just common ones
-    named: bool = False  # the message itself named it (not only the context)
     why: str = ""  # which evidence decided: button, name, search, context, topic, scope, national, nothing…
 
 
@@ -74,10 +77,6 @@ class Decision:
     def from_the_words(self) -> bool:
         """The message's own words decided it (not the context, a button or a guess)."""
         return self.why in ("name", "exact", "search", "topic", "scope", "national", "ambiguous")
-
-
-FITS = 0.8  # fitted on the training questions (NLU examples against knowledge/training/out_of_catalogue.txt)
-FITS_IF_NOTHING_ELSE = 0.6
 
 
 # aspect cues and generic words of every procedure name, longest first
@@ -107,7 +106,7 @@ def _decline(index: KnowledgeIndex, text: str) -> Match:
 def resolve(index: KnowledgeIndex, question: Question, evidence: Evidence) -> Resolution:
     """Which procedure the message is about (see the module's docstring for the order)."""
     if evidence.button in index.by_slug:
-        return Resolution(evidence.button, named=True, why="button")
+        return Resolution(evidence.button, why="button")
     declined = _declined_topic(index, question)
     if declined is not None:
         return declined
@@ -118,7 +117,7 @@ def resolve(index: KnowledgeIndex, question: Question, evidence: Evidence) -> Re
             return found
     if (evidence.intent == "ask_status" and evidence.confidence >= SURE_INTENT and TRACKING in index.by_slug
             and not mentioned(index, question.asked)):  # "hồ sơ của tôi tới đâu rồi", naming nothing
-        return Resolution(TRACKING, named=True, why="status")
+        return Resolution(TRACKING, why="status")
     named = naming_words(question.asked)
     if named and index.outside.known_share(" ".join(named)) < KNOWN_WORDS:
         # words nothing is known by ("asdkjh qwe"): not understood, whatever the context
@@ -131,11 +130,11 @@ def resolve(index: KnowledgeIndex, question: Question, evidence: Evidence) -> Re
         if found is not None:
             return found
     if evidence.entity in index.by_slug:
-        return Resolution(evidence.entity, named=True, why="entity")
+        return Resolution(evidence.entity, why="entity")
     if evidence.intent == "ask_status" and TRACKING in index.by_slug:
-        return Resolution(TRACKING, named=True, why="status")
+        return Resolution(TRACKING, why="status")
     if unsure:  # nothing outside the catalogue explains it better: the search's guess stands
-        return Resolution(unsure[0], named=True, why="search")
+        return Resolution(unsure[0], why="search")
     if len(named) >= 2:
         # something specific was asked, in words we know, and nothing of ours fits
         return Resolution(None, decline=_decline(index, question.focus or question.asked), why="nothing")
@@ -199,18 +198,16 @@ def _core(name: str) -> str:
     return name
 
 
+@lru_cache(maxsize=4)  # per live index: a new one comes with every knowledge edit
 def _names(index: KnowledgeIndex) -> list[tuple[str, set[str]]]:
-    cached = getattr(index, "_decide_names", None)
-    if cached is None:
-        cached = []
-        for entry in index.entries:
-            names = {fold(normalize(n)) for n in [entry.title, *entry.aliases]}
-            # the title without its verb ("khai tử"); an alias's core can be too general ("công ty")
-            names.add(_core(fold(normalize(entry.title))))
-            # one word names it only when it is a word of its own ("vneid"), not an everyday one
-            cached.append((entry.slug, {n for n in names if len(n.split()) >= 2 or len(n) >= 5}))
-        index._decide_names = cached
-    return cached
+    found = []
+    for entry in index.entries:
+        names = {fold(normalize(n)) for n in [entry.title, *entry.aliases]}
+        # the title without its verb ("khai tử"); an alias's core can be too general ("công ty")
+        names.add(_core(fold(normalize(entry.title))))
+        # one word names it only when it is a word of its own ("vneid"), not an everyday one
+        found.append((entry.slug, {n for n in names if len(n.split()) >= 2 or len(n) >= 5}))
+    return found
 
 
 def _at_level(index: KnowledgeIndex, text: str, evidence: Evidence, unsure: list[str],
@@ -233,20 +230,20 @@ def _at_level(index: KnowledgeIndex, text: str, evidence: Evidence, unsure: list
     slugs = [h.slug for h in result.hits]
     names = [slug for slug in slugs if slug in spans] + [slug for slug in spans if slug not in slugs]
     if result.exact:
-        return Resolution(result.best.slug, named=True, why="exact")
+        return Resolution(result.best.slug, why="exact")
     if slugs[0] in names:  # named word for word, and the search agrees
         match = outside.explains_better(text, slugs[0])
         if match is not None:  # named, but what is asked is another procedure of the same family
             return Resolution(None, decline=match, why="national")
-        return Resolution(slugs[0], named=True, why="name")
+        return Resolution(slugs[0], why="name")
     # how well the best entry fits: the search's calibrated confidence plus how much of what the
     # question names the entry is known by (an unknown word like "sáng chế" lowers it)
     fit = result.confidence + outside.coverage(" ".join(naming_words(text)), slugs[0])
     covered = not result.abstain and fit >= FITS
     if names and (not covered or result.confidence < SURE_SEARCH):
         # the search is unsure, and a name was said word for word: of several, the best ranked
-        return Resolution(names[0], named=True, why="name")
-    if clause:  # the short part after "thì" counts only when it names a procedure outright
+        return Resolution(names[0], why="name")
+    if clause:  # the main clause alone counts only when it names a procedure outright
         return None
     if not covered:
         match = outside.explains_better(text, None)
@@ -259,9 +256,9 @@ def _at_level(index: KnowledgeIndex, text: str, evidence: Evidence, unsure: list
     if result.ambiguous:
         for preferred in (evidence.context, evidence.entity, *names):
             if preferred in slugs[:2]:
-                return Resolution(preferred, named=True, why="search")
+                return Resolution(preferred, why="search")
         return Resolution(None, candidates=slugs[:3], why="ambiguous")
-    return Resolution(result.best.slug, named=True, why="search")
+    return Resolution(result.best.slug, why="search")
 
 
 def aspect_of(question: Question, evidence: Evidence) -> str:

@@ -44,12 +44,6 @@ def terms(text: str) -> list[str]:
 class Match:
     name: str | None  # in the citizen's terms, ready to say; None: we cannot name it
     code: str | None = None
-    explained: float = 0.0  # share of the question's weight the name explains
-    topic: bool = False  # a topic phrase matched (not a national name)
-
-    @classmethod
-    def nothing(cls) -> "Match":
-        return cls(None)
 
 
 def _padded(phrase: str) -> str:
@@ -99,7 +93,7 @@ class OutsideIndex:
                 everywhere += spans
                 key = (max(end for _, end in spans), sum(end - start for start, end in spans))
                 if best is None or key > best[0]:
-                    best = (key, Match(topic.name, topic.code, 1.0, True))
+                    best = (key, Match(topic.name, topic.code))
         return (best[1], everywhere) if best else None
 
     def known_share(self, text: str) -> float:
@@ -137,7 +131,7 @@ class OutsideIndex:
         if (relaxed and explained >= NAMES_IT) or (
                 explained >= MIN_EXPLAINED and explained - inside >= MARGIN and extra >= MARGIN):
             code, name = self._names[best]
-            return Match(name, code, explained, False)
+            return Match(name, code)
         return None
 
 

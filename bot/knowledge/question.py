@@ -13,8 +13,6 @@ from functools import lru_cache
 
 from bot.text import fold, normalize
 
-ASPECTS = ("documents", "fee", "time", "where", "online", "eligibility", "process", "overview")
-
 # Cue phrases (matched on the folded, normalised text as whole words) for each aspect; the
 # specific aspects come first: "nộp online được không" asks about online, not eligibility.
 _ASPECT_CUES = {
