@@ -127,6 +127,10 @@ _ENGLISH_GLOSSARY = [
     ("how do i", "làm thế nào"), ("how can i", "làm thế nào"), ("how to", "làm thế nào"),
     ("how much", "bao nhiêu tiền"), ("fee", "lệ phí"), ("cost", "lệ phí"), ("how long", "bao lâu"),
     ("where", "ở đâu"), ("online", "trực tuyến"), ("lost", "bị mất"), ("renew", "cấp đổi"),
+    ("temporary residence card", "thẻ tạm trú cho người nước ngoài"), ("residence card", "thẻ tạm trú cho người nước ngoài"),
+    ("work permit", "giấy phép lao động"), ("visa", "thị thực"), ("sue", "khởi kiện"), ("lawsuit", "khởi kiện"),
+    ("divorce", "ly dị"), ("pension", "lương hưu"), ("social insurance", "bảo hiểm xã hội một lần"),
+    ("tax", "thuế thu nhập cá nhân"), ("patent", "sáng chế"), ("trademark", "nhãn hiệu"),
 ]
 
 
@@ -178,7 +182,7 @@ def from_english(text: str) -> str:
     """An English question rewritten as the Vietnamese words the search knows, in its order."""
     lowered = " " + re.sub(r"[^a-z' ]", " ", text.lower()) + " "
     found = []
-    for english, vietnamese in _ENGLISH_GLOSSARY:  # longer phrases come first in the glossary
+    for english, vietnamese in sorted(_ENGLISH_GLOSSARY, key=lambda pair: -len(pair[0])):  # longest first
         at = lowered.find(f" {english} ")
         if at >= 0:
             found.append((at, vietnamese))
