@@ -5,7 +5,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.knowledge.answers import Reply
-from bot.knowledge.decide import About, Evidence
+from bot.knowledge.decide import Evidence
+from bot.messages import About
 
 UNANSWERED = "unanswered"  # marks (in the tracker) a turn the bot could not help with at all
 

@@ -13,8 +13,8 @@ from actions.common import evidence_of, not_understood, report, request_handoff,
 from bot import guide
 from bot.knowledge import answers
 from bot.knowledge.answers import Reply, intent_payload
-from bot.knowledge.decide import About, Evidence, decide, resolve
-from bot.knowledge.question import read
+from bot.knowledge.decide import Evidence, decide, resolve, unresolved
+from bot.messages import About
 from bot.knowledge.search import KnowledgeIndex, live_index
 from bot.storage.db import session_scope
 from bot.storage.repo import record_guide_event
@@ -75,18 +75,10 @@ class ActionGuide(Action):
     def _procedure(dispatcher: CollectingDispatcher, tracker: Tracker, index: KnowledgeIndex,
                    evidence: Evidence) -> str | None:
         """Which procedure to guide through; None when the citizen was asked or declined instead."""
-        found = resolve(index, read(evidence.text if not evidence.button else ""), evidence)
+        found = resolve(index, evidence.question(), evidence)
         if found.slug is not None:
             return found.slug
-        if found.decline is not None:
-            send(dispatcher, answers.decline(found.decline.name, found.decline.code))
-            report(dispatcher, About(None, "process", "decline"))
-            return None
-        names = [(slug, index.by_slug[slug].title) for slug in found.candidates]
-        send(dispatcher, [answers.choose_procedure(names, "guide_me", found.guessed)])
-        report(dispatcher, About(None, "process", "clarify"))
-        if found.guessed:
-            not_understood(dispatcher, tracker)
+        answer(dispatcher, tracker, unresolved(index, found, "process", "guide_me"))
         return None
 
     @staticmethod

@@ -10,7 +10,8 @@ from actions.answer import answer
 from actions.common import evidence_of, report, request_handoff, send
 from actions.guide import state_of
 from bot.knowledge import answers
-from bot.knowledge.decide import About, decide
+from bot.knowledge.decide import decide
+from bot.messages import About
 from bot.knowledge.question import asks_for_a_person
 from bot.knowledge.search import live_index
 

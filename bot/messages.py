@@ -25,6 +25,20 @@ class Inbound:
 
 
 @dataclass(frozen=True)
+class About:
+    """One turn's decision (bot.knowledge.decide), as `/api/chat` returns it and `turns` stores it.
+    outcome: answer | decline | clarify | guide | handoff | chitchat | other."""
+
+    procedure: str | None
+    aspect: str | None
+    outcome: str
+
+    def as_dict(self) -> dict:
+        return {"procedure": self.procedure, "aspect": self.aspect if self.procedure else None,
+                "outcome": self.outcome}
+
+
+@dataclass(frozen=True)
 class Outbound:
     text: str
     buttons: tuple[Button, ...] = field(default_factory=tuple)

@@ -14,7 +14,7 @@ import json
 import logging
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot import privacy
 from bot.events import EventBus, InboundStored, OutboundReady
@@ -22,11 +22,11 @@ from bot.handoff import citizen_texts
 from bot.handoff.service import Handoffs
 from bot.knowledge.answers import office_lines
 from bot.knowledge.store import offices
-from bot.messages import Button, Inbound, Outbound
+from bot.messages import About, Button, Inbound, Outbound
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.storage import repo
 from bot.storage.db import session_scope
-from bot.storage.models import Owner
+from bot.storage.models import Owner, as_utc, utcnow
 from bot.text import normalize
 from bot.text.address import address, address_form
 from bot.text.masking import mask
@@ -52,11 +52,6 @@ MEDIA_NOT_READ = Outbound(
 FORGOTTEN = "Dạ, em đã xóa toàn bộ nội dung trò chuyện của anh/chị."
 KEPT = "Dạ, em giữ nguyên. Anh/chị cần hỏi gì cứ nhắn em nhé."
 WAITING_ACK_EVERY = dt.timedelta(minutes=1)  # a waiting citizen's messages are acknowledged at most this often
-
-
-def about(procedure: str | None = None, aspect: str | None = None, outcome: str = "other") -> dict:
-    """The turn's decision as `/api/chat` returns it (see bot.knowledge.decide)."""
-    return {"procedure": procedure, "aspect": aspect if procedure else None, "outcome": outcome}
 
 
 @dataclass(frozen=True)
@@ -125,19 +120,20 @@ class Router:
                 if message_id is None:  # the channel retried a message already handled
                     previous = repo.find_inbound(session, inbound.channel, inbound.message_id)
                     return Handled([Delivery(m.id, repo.as_outbound(m), m.status == "sent")
-                                    for m in repo.replies_to(session, previous)], repo.about_of(session, previous.id))
+                                    for m in repo.replies_to(session, previous)],
+                                   repo.about_of(session, previous.id) or About(None, None, "other").as_dict())
                 if not button and (form := address_form(masked.text)):
                     conversation.address_as = form
                 conversation_id, sender, owner = conversation.id, conversation.rasa_sender_id, conversation.owner
                 form = conversation.address_as
             replies = [Outbound(SECRET_WARNING)] if masked.changed else []
-            decision = about()
+            decision = About(None, None, "other")
             handled = await self._app_command(inbound, conversation_id, command) if is_app_command(command) else None
             if handled is not None:
                 replies = handled
             elif owner != Owner.bot:
                 replies += await self._for_volunteer(conversation_id, message_id, owner)
-                decision = about(outcome="handoff")
+                decision = About(None, None, "handoff")
             elif inbound.media:  # the bot cannot read photos, files or voice: never sent to Rasa
                 replies.append(MEDIA_NOT_READ)
             else:
@@ -149,10 +145,10 @@ class Router:
                 elif text:
                     turn = await self._ask_rasa(sender, text, message_id, None if command else masked.text)
                     replies += turn.replies
-                    decision = about(**turn.about) if turn.about else decision
+                    decision = About(**turn.about) if turn.about else decision
                     if turn.handoff is not None:
                         replies += await self._request_volunteer(conversation_id, turn.handoff)
-                        decision = about(decision["procedure"], decision["aspect"], "handoff")
+                        decision = replace(decision, outcome="handoff")
                 elif not replies:
                     replies.append(Outbound(EMPTY_PROMPT))
             replies = [Outbound(address(r.text, form), r.buttons, r.author) for r in replies]
@@ -164,10 +160,10 @@ class Router:
             "event": "turn", "conversation": conversation_id, "channel": inbound.channel, "owner": owner.value,
             "intent": turn.intent if turn else None,
             "confidence": round(turn.confidence, 3) if turn and turn.confidence is not None else None,
-            "actions": turn.actions if turn else [], "about": decision, "masked": sorted(masked.kinds),
+            "actions": turn.actions if turn else [], "about": decision.as_dict(), "masked": sorted(masked.kinds),
             "latency_ms": latency_ms,
         }))
-        return Handled(deliveries, decision)
+        return Handled(deliveries, decision.as_dict())
 
     async def _ask_rasa(self, sender: str, text: str, message_id: int, written: str | None):
         try:
@@ -177,7 +173,7 @@ class Router:
                 repo.set_status(session, [message_id], "failed")
             raise
 
-    def _finish(self, inbound: Inbound, conversation_id: int, message_id: int, turn, decision: dict,
+    def _finish(self, inbound: Inbound, conversation_id: int, message_id: int, turn, decision: About,
                 replies: list[Outbound], status: str, latency_ms: int, forgotten: bool) -> list[Delivery]:
         """Record the turn's decision (and what Rasa made of the message) and store the replies
         (in a new conversation when the citizen just had everything deleted)."""
@@ -186,7 +182,7 @@ class Router:
                 conversation_id = repo.conversation_for(session, inbound.channel, inbound.user_id, inbound=False).id
             else:
                 repo.set_status(session, [message_id], "processed")
-                repo.record_turn(session, conversation_id, message_id, decision, turn, latency_ms)
+                repo.record_turn(session, conversation_id, message_id, decision.as_dict(), turn, latency_ms)
             return self._store(session, conversation_id, inbound.channel, replies, status)
 
     async def _app_command(self, inbound: Inbound, conversation_id: int, command: str) -> list[Outbound] | None:
@@ -212,13 +208,11 @@ class Router:
         await self.bus.emit(InboundStored(message_id, conversation_id))
         if owner != Owner.queued:
             return []
-        now = dt.datetime.now(dt.timezone.utc)
+        now = utcnow()
         with session_scope() as session:
             handoff = self.handoffs.open_handoff(session, conversation_id)
-            told = handoff.citizen_told_waiting_at if handoff is not None else None
-            if told is not None and told.tzinfo is None:  # SQLite gives naive UTC datetimes back
-                told = told.replace(tzinfo=dt.timezone.utc)
-            if handoff is None or (told is not None and now - told < WAITING_ACK_EVERY):
+            if handoff is None or (handoff.citizen_told_waiting_at is not None
+                                   and now - as_utc(handoff.citizen_told_waiting_at) < WAITING_ACK_EVERY):
                 return []
             handoff.citizen_told_waiting_at = now
         return [citizen_texts.message_kept()]

@@ -27,6 +27,8 @@ ONLINE_LEVEL = {
     "in_person": "phải làm trực tiếp tại cơ quan",
 }
 PORTAL = "Cổng Dịch vụ công quốc gia (dichvucong.gov.vn)"
+# offered when nothing else points anywhere: the procedures citizens ask about most
+POPULAR = {"khai-sinh": "Khai sinh", "can-cuoc": "Căn cước", "thuong-tru": "Thường trú", "ket-hon": "Kết hôn"}
 
 
 @dataclass
@@ -205,8 +207,7 @@ def decline(name: str | None, code: str | None) -> list[Reply]:
 def small_talk(intent: str, privacy_notice: Reply) -> list[Reply]:
     """Greetings, thanks, goodbyes and "are you a bot", when that is all the message says."""
     if intent == "greet":
-        popular = [("Khai sinh", "khai-sinh"), ("Căn cước", "can-cuoc"), ("Thường trú", "thuong-tru"), ("Kết hôn", "ket-hon")]
-        buttons = [_button(title, "choose_procedure", procedure=slug) for title, slug in popular]
+        buttons = [_button(title, "choose_procedure", procedure=slug) for slug, title in POPULAR.items()]
         buttons.append(_button("Tra cứu hồ sơ", "ask_status"))
         return [Reply("Dạ, em chào anh/chị! Em là trợ lý ảo hướng dẫn thủ tục hành chính: giấy tờ cần có, lệ phí, "
                       "thời gian, nơi nộp và cách tự nộp hồ sơ trực tuyến."),

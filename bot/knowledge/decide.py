@@ -16,15 +16,14 @@ from bot.knowledge import answers
 from bot.knowledge.answers import Reply
 from bot.knowledge.outside import Match
 from bot.knowledge.passages import pick
-from bot.knowledge.question import ASPECT_CUES, Question, first_cue, is_question_word, read, words_of
+from bot.knowledge.question import ASPECT_CUES, Question, first_cue, is_question_word, padded, read, words_of
 from bot.knowledge.search import KnowledgeIndex, content_words
+from bot.messages import About
 from bot.text import fold, normalize
 
-INTENT_ASPECT = {"ask_documents": "documents", "ask_fee": "fee", "ask_processing_time": "time",
-                 "ask_where": "where", "ask_online": "online"}
+INTENT_ASPECT = {intent: aspect for aspect, (intent, _) in answers.ASPECTS.items()}
 CHITCHAT = ("greet", "thank", "goodbye", "bot_challenge")
 TRACKING = "tra-cuu-ho-so"  # "where is my dossier", when no procedure is named
-POPULAR = ["khai-sinh", "can-cuoc", "thuong-tru", "ket-hon"]
 SURE_INTENT = 0.6
 SURE_SEARCH = 0.5
 KNOWN_WORDS = 0.3  # below this share of words any procedure name uses, a message is not understood
@@ -38,17 +37,6 @@ CUE_WORDS = {w for phrases in ASPECT_CUES.values() for p in phrases for w in p.s
 
 
 @dataclass(frozen=True)
-class About:
-    procedure: str | None
-    aspect: str | None
-    outcome: str
-
-    def as_dict(self) -> dict:
-        return {"procedure": self.procedure, "aspect": self.aspect if self.procedure else None,
-                "outcome": self.outcome}
-
-
-@dataclass(frozen=True)
 class Evidence:
     text: str  # what the citizen wrote (secrets masked), or a button's payload
     intent: str | None = None
@@ -56,6 +44,10 @@ class Evidence:
     button: str | None = None  # a button's procedure
     entity: str | None = None  # Rasa's procedure entity, already a slug
     context: str | None = None  # the procedure the conversation is about
+
+    def question(self) -> Question:
+        """The citizen's words read as a question (a button's payload says nothing to read)."""
+        return read("" if self.button else self.text)
 
 
 @dataclass(frozen=True)
@@ -121,7 +113,7 @@ def resolve(index: KnowledgeIndex, question: Question, evidence: Evidence) -> Re
     named = naming_words(question.asked)
     if named and index.outside.known_share(" ".join(named)) < KNOWN_WORDS:
         # words nothing is known by ("asdkjh qwe"): not understood, whatever the context
-        return Resolution(None, candidates=[slug for slug in POPULAR if slug in index.by_slug], guessed=True,
+        return Resolution(None, candidates=[slug for slug in answers.POPULAR if slug in index.by_slug], guessed=True,
                           why="nothing")
     if evidence.context in index.by_slug:
         return Resolution(evidence.context, why="context")
@@ -138,7 +130,7 @@ def resolve(index: KnowledgeIndex, question: Question, evidence: Evidence) -> Re
     if len(named) >= 2:
         # something specific was asked, in words we know, and nothing of ours fits
         return Resolution(None, decline=_decline(index, question.focus or question.asked), why="nothing")
-    return Resolution(None, candidates=[slug for slug in POPULAR if slug in index.by_slug], guessed=True, why="nothing")
+    return Resolution(None, candidates=[slug for slug in answers.POPULAR if slug in index.by_slug], guessed=True, why="nothing")
 
 
 def _starts_asking(text: str) -> bool:
@@ -147,13 +139,14 @@ def _starts_asking(text: str) -> bool:
     return bool(words) and words[0] in ("co", "duoc", "phai", "bat", "can", "hay", "la")
 
 
+@lru_cache(maxsize=64)  # asked of the same parts several times a turn
 def mentioned(index: KnowledgeIndex, text: str) -> dict[str, list[tuple[int, int]]]:
     """Entries whose title or an alias the text contains word for word (accent-insensitively),
     with where (spans in the folded text)."""
-    padded = f" {fold(normalize(text))} "
+    spaced = padded(text)
     found = {}
     for slug, names in _names(index):
-        spans = [(at + 1, at + 1 + len(n)) for n in names if (at := padded.find(f" {n} ")) >= 0]
+        spans = [(at + 1, at + 1 + len(n)) for n in names if (at := spaced.find(f" {n} ")) >= 0]
         if spans:
             found[slug] = spans
     return found
@@ -214,7 +207,7 @@ def _at_level(index: KnowledgeIndex, text: str, evidence: Evidence, unsure: list
               clause: bool = False) -> Resolution | None:
     """The procedure one part of the message names, a decline, or None: this part names nothing
     for sure (a guess the search made is added to `unsure`)."""
-    if not naming_words(text) or (clause and first_cue(f" {fold(normalize(text))} ") == "eligibility"
+    if not naming_words(text) or (clause and first_cue(padded(text)) == "eligibility"
                                   and _starts_asking(text)):
         return None
     outside = index.outside
@@ -271,7 +264,7 @@ def aspect_of(question: Question, evidence: Evidence) -> str:
 
 
 def decide(index: KnowledgeIndex, evidence: Evidence) -> Decision:
-    question = read(evidence.text if not evidence.button else "")
+    question = evidence.question()
     if evidence.intent in CHITCHAT and not question.asked and not evidence.button:
         return Decision(About(None, None, "chitchat"), [])
     found = resolve(index, question, evidence)
@@ -281,12 +274,7 @@ def decide(index: KnowledgeIndex, evidence: Evidence) -> Decision:
         named_decline = found.decline is not None and found.decline.name is not None
         if evidence.intent in CHITCHAT and not named_decline:
             return Decision(About(None, None, "chitchat"), [])
-        if found.decline is not None:
-            return Decision(About(None, aspect, "decline"), lead + answers.decline(found.decline.name, found.decline.code),
-                            found.why)
-        names = [(slug, index.by_slug[slug].title) for slug in found.candidates]
-        ask = answers.choose_procedure(names, _aspect_intent(aspect), found.guessed)
-        return Decision(About(None, aspect, "clarify"), lead + [ask], found.why)
+        return unresolved(index, found, aspect, _aspect_intent(aspect), lead)
     entry = index.by_slug[found.slug]
     if found.slug != evidence.context and entry.slug == "khai-tu":
         lead.append(answers.CONDOLENCE)
@@ -299,6 +287,17 @@ def decide(index: KnowledgeIndex, evidence: Evidence) -> Decision:
         main = answers.aspect_answer(entry, aspect, yes_no=question.yes_no)
         more = answers.follow_up(entry, exclude=aspect)
     return Decision(About(entry.slug, aspect, "answer"), lead + [main, more], found.why)
+
+
+def unresolved(index: KnowledgeIndex, found: Resolution, aspect: str | None, intent: str,
+               lead: list[Reply] = ()) -> Decision:
+    """No procedure: decline by name, or ask which one with buttons that carry `intent`."""
+    if found.decline is not None:
+        return Decision(About(None, aspect, "decline"), [*lead, *answers.decline(found.decline.name, found.decline.code)],
+                        found.why)
+    names = [(slug, index.by_slug[slug].title) for slug in found.candidates]
+    ask = answers.choose_procedure(names, intent, found.guessed)
+    return Decision(About(None, aspect, "clarify"), [*lead, ask], found.why)
 
 
 def _aspect_intent(aspect: str) -> str:

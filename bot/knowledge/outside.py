@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from bot.knowledge.embedding import procedure_texts
 from bot.knowledge.files import read_outside
+from bot.knowledge.question import padded
 from bot.knowledge.schema import Outside, Procedure
 from bot.text import fold, normalize
 
@@ -46,10 +48,6 @@ class Match:
     code: str | None = None
 
 
-def _padded(phrase: str) -> str:
-    return f" {fold(normalize(phrase))} "
-
-
 def _spoken(name: str) -> str:
     """A national name as said in a sentence: no leading "Thủ tục", lower-case first letter."""
     for prefix in ("Thủ tục ", "Thủ tuc "):
@@ -62,11 +60,11 @@ class OutsideIndex:
     def __init__(self, national: list[tuple[str, str]], outside: Outside, entries: list[Procedure]):
         self._names = [(code, _spoken(name)) for code, name in national]
         # every topic as groups of folded phrases, one of each group to be said: a term is a group of one
-        self._topics = [([[_padded(t)] for t in [term]], topic) for topic in outside.topics for term in topic.terms]
-        self._topics += [([[_padded(t) for t in group] for group in topic.together], topic)
+        self._topics = [([[padded(t)] for t in [term]], topic) for topic in outside.topics for term in topic.terms]
+        self._topics += [([[padded(t) for t in group] for group in topic.together], topic)
                          for topic in outside.topics if topic.together]
         documents = [set(terms(name)) for _, name in self._names]
-        self._entry_terms = {e.slug: set(terms(entry_text(e))) for e in entries}
+        self._entry_terms = {e.slug: set(terms(" . ".join(procedure_texts(e)))) for e in entries}
         frequency = Counter(t for doc in [*documents, *self._entry_terms.values()] for t in doc)
         total = len(documents) + len(self._entry_terms)
         self._idf = {t: math.log(1 + total / n) for t, n in frequency.items()}
@@ -80,12 +78,12 @@ class OutsideIndex:
     def topic(self, text: str) -> tuple[Match, list[tuple[int, int]]] | None:
         """The topic the text speaks of, and where every topic found is said (spans in the
         folded text), if any. Of several, the one said last: a question ends with what it asks."""
-        padded = f" {fold(normalize(text))} "
+        spaced = padded(text)
         best, everywhere = None, []
         for groups, topic in self._topics:
             spans = []
             for group in groups:
-                found = [(at + 1, at + len(p) - 1) for p in group if (at := padded.find(p)) >= 0]
+                found = [(at + 1, at + len(p) - 1) for p in group if (at := spaced.find(p)) >= 0]
                 if not found:
                     break
                 spans += found
@@ -133,12 +131,6 @@ class OutsideIndex:
             code, name = self._names[best]
             return Match(name, code)
         return None
-
-
-def entry_text(entry: Procedure) -> str:
-    """The words a catalogue entry is known by, for telling it apart from national names."""
-    return " . ".join([entry.title, *entry.aliases, entry.summary, *(q for f in entry.faq for q in f.questions),
-                       *entry.codes])
 
 
 def read_national(path: Path) -> list[tuple[str, str]]:

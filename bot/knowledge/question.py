@@ -141,12 +141,13 @@ def _phrases(spec: str) -> list[str]:
 ASPECT_CUES = {aspect: _phrases(spec) for aspect, spec in _ASPECT_CUES.items()}
 
 
-def _padded(text: str) -> str:
+def padded(text: str) -> str:
+    """A text folded and normalised, with a space at each end, to find whole phrases in it."""
     return f" {fold(normalize(text))} "
 
 
-def _contains(padded: str, phrase: str) -> bool:
-    return f" {phrase} " in padded
+def _contains(spaced: str, phrase: str) -> bool:
+    return f" {phrase} " in spaced
 
 
 def _is_courtesy(part: str) -> bool:
@@ -155,8 +156,8 @@ def _is_courtesy(part: str) -> bool:
 
 
 def _asks(part: str) -> bool:
-    padded = _padded(part)
-    return part.rstrip().endswith("?") or any(_contains(padded, m) for m in _QUESTION_MARKS)
+    spaced = padded(part)
+    return part.rstrip().endswith("?") or any(_contains(spaced, m) for m in _QUESTION_MARKS)
 
 
 # A citizen asking for a person in so many words (the intent alone may be a misreading).
@@ -167,8 +168,8 @@ _PERSON = [fold(normalize(p)) for p in (
 
 
 def asks_for_a_person(text: str) -> bool:
-    padded = _padded(text)
-    return any(_contains(padded, p) for p in _PERSON)
+    spaced = padded(text)
+    return any(_contains(spaced, p) for p in _PERSON)
 
 
 def is_english(text: str) -> bool:
@@ -211,30 +212,30 @@ class Question:
 
     @property
     def yes_no(self) -> bool:
-        padded = _padded(self.focus)
-        return any(_contains(padded, p) for p in _YES_NO) or padded.rstrip().endswith(" không")
+        spaced = padded(self.focus)
+        return any(_contains(spaced, p) for p in _YES_NO) or spaced.rstrip().endswith(" không")
 
     def aspect(self) -> str | None:
         """The aspect the question's own words ask about (the first cue in the focus), or None."""
         for part in (self.clause, self.focus, self.asked):
-            found = first_cue(_padded(part))
+            found = first_cue(padded(part))
             if found:
                 return found
         return None
 
     def cue_words(self) -> set[str]:
-        padded = _padded(self.focus)
-        return {w for cues in ASPECT_CUES.values() for cue in cues if _contains(padded, cue) for w in cue.split()}
+        spaced = padded(self.focus)
+        return {w for cues in ASPECT_CUES.values() for cue in cues if _contains(spaced, cue) for w in cue.split()}
 
 
 ASKING_WORDS = frozenset(fold(w) for w in ("bao", "mấy", "đâu", "nào", "gì", "sao", "lâu", "hướng", "bước", "trình", "cách"))
 
 
-def first_cue(padded: str) -> str | None:
+def first_cue(spaced: str) -> str | None:
     best: tuple[int, int, int, str] | None = None
     for rank, aspect in enumerate(_ASPECT_CUES):
         for cue in ASPECT_CUES[aspect]:
-            at = padded.find(f" {cue} ")
+            at = spaced.find(f" {cue} ")
             if at >= 0:
                 # a cue that asks ("hết bao nhiêu tiền") wins over one that describes ("trên vneid"),
                 # specific aspects over eligibility and process; then the earliest, longest cue
@@ -258,14 +259,14 @@ def main_clause(sentence: str) -> str:
     """The part of a sentence that asks: after its last "thì" ("bố mẹ chưa kết hôn thì làm khai
     sinh thế nào"), else before a condition or purpose ("làm khai sinh cho con khi bố mẹ chưa kết
     hôn", "xin lý lịch tư pháp để đi làm"); "" when the sentence is one clause."""
-    padded, folded = f" {sentence} ", f" {fold(sentence)} "
+    written, folded = f" {sentence} ", f" {fold(sentence)} "
     cut = folded.rfind(" thi ")
     if cut >= 0:
-        return padded[cut + 5:].strip()
+        return written[cut + 5:].strip()
     # accented words as written; without accents only the unmistakable ones ("do" may be "đỏ")
-    cuts = [at for word in _CONDITION if (at := padded.find(word, 1)) > 0]
+    cuts = [at for word in _CONDITION if (at := written.find(word, 1)) > 0]
     cuts += [at for word in (" khi ", " neu ", " tai vi ", " boi vi ") if (at := folded.find(word, 1)) > 0]
-    return padded[:min(cuts)].strip() if cuts else ""
+    return written[:min(cuts)].strip() if cuts else ""
 
 
 @lru_cache(maxsize=2048)

@@ -161,11 +161,11 @@ def record_turn(session: Session, conversation_id: int, message_id: int, about: 
     ))
 
 
-def about_of(session: Session, message_id: int) -> dict:
-    """The stored decision on an inbound message (for a channel's retry)."""
+def about_of(session: Session, message_id: int) -> dict | None:
+    """The stored decision on an inbound message (for a channel's retry), if one was made."""
     turn = session.scalar(select(Turn).where(Turn.message_id == message_id))
     if turn is None or turn.outcome is None:
-        return {"procedure": None, "aspect": None, "outcome": "other"}
+        return None
     return {"procedure": turn.procedure, "aspect": turn.aspect, "outcome": turn.outcome}
 
 
