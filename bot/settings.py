@@ -4,7 +4,9 @@ Values come from the environment or `.env` (names in upper case, e.g. GATEWAY_PO
 """
 from __future__ import annotations
 
+import os
 import secrets
+from contextlib import suppress
 from functools import lru_cache
 from pathlib import Path
 
@@ -76,6 +78,22 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(default=4000, description="longer citizen messages are refused")
     log_level: str = "INFO"
 
+    # abuse limits (per minute unless named otherwise); over a limit: 429 with Retry-After, or one
+    # polite reply on Telegram and Zalo
+    rate_limit_conversation: int = Field(default=30, ge=1)  # messages a minute in one conversation
+    rate_limit_ip: int = Field(default=600, ge=1)  # requests a minute from one address (not webhooks, not loopback)
+    rate_limit_new_conversations: int = Field(default=60, ge=1)  # web conversations opened a minute per address
+    login_max_failures: int = Field(default=10, ge=1)  # failed logins per account and address in 15 minutes
+    trusted_proxies: str = "127.0.0.1,::1"  # peers whose X-Forwarded-For names the client
+    password_hash_concurrency: int = Field(default=2, ge=1)  # Argon2 hashes at once, off the event loop
+    max_body_bytes: int = Field(default=65536, ge=1024)  # JSON bodies of every route but /api/chat
+    session_secret: str = ""  # signs web conversation ids; default: a random key kept in var/session_secret
+    actions_secret: str = ""  # Rasa → action server; default: a random key kept in var/actions_secret
+    metrics_token: str = ""  # /metrics answers loopback, or a Bearer of this token
+    api_docs: bool = True  # /docs and /openapi.json
+    zalo_media_hosts: str = "zdn.vn,zadn.vn,zalo.me,zaloapp.com"  # Zalo's CDN domains (and their subdomains)
+    max_media_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)  # a citizen's photo or file, fetched for the console
+
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.var_dir / 'app.db'}"
@@ -110,17 +128,44 @@ class Settings(BaseSettings):
     def canned_replies_path(self) -> Path:
         return self.canned_replies_file or self.knowledge_dir / "canned_replies.yaml"
 
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
+
+    @property
+    def zalo_media_host_list(self) -> list[str]:
+        return [h.strip().lower() for h in self.zalo_media_hosts.split(",") if h.strip()]
+
     def ensure_rasa_token(self) -> str:
         """The token shared by the gateway and Rasa; generated once per installation."""
-        if self.rasa_token:
-            return self.rasa_token
-        path = self.var_dir / "rasa_token"
-        if not path.exists():
-            self.var_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(32))
-            path.chmod(0o600)
-        self.rasa_token = path.read_text().strip()
+        self.rasa_token = self.rasa_token or self._installation_secret("rasa_token")
         return self.rasa_token
+
+    def ensure_session_secret(self) -> str:
+        """The key that signs web conversation ids (set it alike on every gateway replica)."""
+        self.session_secret = self.session_secret or self._installation_secret("session_secret")
+        return self.session_secret
+
+    def ensure_actions_secret(self) -> str:
+        """The secret Rasa sends the action server with every call."""
+        self.actions_secret = self.actions_secret or self._installation_secret("actions_secret")
+        return self.actions_secret
+
+    def ensure_var_dir(self) -> Path:
+        """`var/`, readable by its owner only: it holds conversations, secrets and logs."""
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        self.var_dir.chmod(0o700)
+        return self.var_dir
+
+    def _installation_secret(self, name: str) -> str:
+        """A random secret generated once per installation, kept in var/<name> (0600)."""
+        path = self.ensure_var_dir() / name
+        if not path.exists():
+            with suppress(FileExistsError):  # another process made it first
+                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(descriptor, "w") as file:
+                    file.write(secrets.token_urlsafe(32))
+        return path.read_text().strip()
 
 
 @lru_cache
