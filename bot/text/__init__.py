@@ -98,13 +98,18 @@ def normalize(text: str, expand: bool = True) -> str:
         if token[0].isdigit():
             words.append(token)
             continue
-        if expand and token in ABBREVIATIONS:
-            expansion = ABBREVIATIONS[token]
-            if expansion:
-                words.extend(expansion.split())
-            continue
-        words.extend(place_tone(part) for part in token.split("/"))
+        words.extend(_words_of(token, expand))
     return " ".join(words)
+
+
+def _words_of(token: str, expand: bool) -> list[str]:
+    """One token's words: a short form expanded ("a/c" as a whole, else each side of a slash,
+    so normalising twice changes nothing), a word with its tone mark placed."""
+    if expand and token in ABBREVIATIONS:
+        return ABBREVIATIONS[token].split()
+    if "/" in token:
+        return [word for part in token.split("/") for word in _words_of(part, expand)]
+    return [place_tone(token)]
 
 
 @lru_cache(maxsize=4096)

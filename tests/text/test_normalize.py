@@ -1,6 +1,7 @@
 import pytest
+from hypothesis import given, settings, strategies as st
 
-from bot.text import fold, normalize, place_tone
+from bot.text import ABBREVIATIONS, fold, normalize, place_tone
 
 
 @pytest.mark.parametrize("given, expected", [
@@ -59,3 +60,51 @@ def test_leading_slash_is_neutralised():
 def test_idempotent():
     text = "E mún hỏi thủ tục đkkd, phí 8.000đ ạ?"
     assert normalize(normalize(text)) == normalize(text)
+
+
+# --- properties (hypothesis) -------------------------------------------------------------------
+# Vietnamese-looking input: letters with every diacritic, chat shorthand, digits, codes, slashes.
+VIETNAMESE = st.text(
+    alphabet=st.sampled_from(list("aăâbcdđeêghiklmnoôơpqrstuưvxyAĐÊƯ0123456789 ./-:,?!@#_")
+                             + ["\u0300", "\u0301", "\u0303", "\u0309", "\u0323"]),  # the tone marks alone
+    max_size=120,
+)
+CHAT = st.lists(st.sampled_from([*ABBREVIATIONS, "/restart", "/ask_fee", "hoà", "thuỷ", "12/05/2024", "1.001193",
+                                 "{", "}", '"', "/", "//", "a/c", "khai sinh"]), max_size=15).map(" ".join)
+ANY_TEXT = st.one_of(st.text(max_size=200), VIETNAMESE, CHAT)
+# How much longer the text can get: an expansion ("k" becomes "không"), or lower case and NFC
+# turning one character into a few (at most 3).
+GROWTH = max(3, *(len(long) / len(short) for short, long in ABBREVIATIONS.items() if short))
+
+
+@settings(max_examples=500)
+@given(ANY_TEXT)
+def test_normalize_never_raises_and_is_idempotent(text):
+    once = normalize(text)
+    assert normalize(once) == once
+
+
+def test_slash_joined_shorthand_is_expanded_in_one_pass():
+    assert normalize(normalize("A/B")) == normalize("A/B")
+
+
+@settings(max_examples=500)
+@given(ANY_TEXT)
+def test_no_leading_slash_survives_and_slashes_stay_inside_numbers(text):
+    normalized = normalize(text)
+    assert not normalized.startswith("/")
+    assert all(part[:1].isdigit() for part in normalized.split() if "/" in part)
+
+
+@settings(max_examples=500)
+@given(ANY_TEXT)
+def test_normalized_length_is_bounded(text):
+    assert len(normalize(text)) <= GROWTH * len(text)
+
+
+@settings(max_examples=300)
+@given(ANY_TEXT)
+def test_fold_never_raises_and_leaves_no_diacritic(text):
+    folded = fold(normalize(text))
+    assert fold(folded) == folded
+    assert not any(ch in folded for ch in "ăâđêôơưàáảãạ")
