@@ -1,7 +1,14 @@
-"""The web chat page in a real browser: greeting, question, answer, button click."""
+"""The web chat page in a real browser: greeting, question, answer, button click, the server-issued
+conversation in an HttpOnly cookie, and "Kết thúc trò chuyện"."""
 import re
 
 from playwright.sync_api import expect
+from sqlalchemy import select
+
+from bot.channels.web_session import COOKIE, WebSessions
+from bot.settings import get_settings
+from bot.storage.db import session_scope
+from bot.storage.models import Citizen, Conversation, Handoff, Owner
 
 
 def test_ask_a_question_and_click_a_button(page, stack):
@@ -18,12 +25,47 @@ def test_ask_a_question_and_click_a_button(page, stack):
     expect(page.locator(".msg.citizen").last).to_have_text("Lệ phí")
 
 
-def test_sender_id_is_random_and_kept(page, stack):
+def conversation_cookie(page) -> dict:
+    [cookie] = [c for c in page.context.cookies() if c["name"] == COOKIE]
+    return cookie
+
+
+def test_the_conversation_is_issued_by_the_server_and_kept_in_an_http_only_cookie(page, stack):
     page.goto(stack.gateway_url + "/")
-    first = page.evaluate("localStorage.getItem('chat.sender_id')")
-    page.reload()
-    assert page.evaluate("localStorage.getItem('chat.sender_id')") == first
-    assert re.fullmatch(r"web-[0-9a-f]{32}", first)
+    expect(page.locator(".msg.bot").first).to_contain_text("trợ lý ảo")
+    cookie = conversation_cookie(page)
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/api/chat"
+    assert WebSessions(get_settings()).is_issued(cookie["value"])
+    stored = page.evaluate("JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage), document.cookie])")
+    assert cookie["value"] not in stored and "chat" not in stored  # nothing page script could leak
+
+    page.reload()  # the same conversation continues: no second greeting, the same cookie
+    page.fill("#text", "làm căn cước ở đâu")
+    page.click("#composer button[type=submit]")
+    expect(page.locator(".msg.bot", has_text="căn cước")).to_have_count(1)
+    assert conversation_cookie(page)["value"] == cookie["value"]
+    assert page.locator(".msg.citizen").all_text_contents() == ["làm căn cước ở đâu"]
+
+
+def test_ending_the_conversation_starts_afresh(page, stack):
+    page.goto(stack.gateway_url + "/")
+    expect(page.locator(".msg.bot").first).to_contain_text("trợ lý ảo")
+    page.fill("#text", "cho tôi gặp người thật")
+    page.click("#composer button[type=submit]")
+    expect(page.locator("#waiting")).to_be_visible()
+    before = conversation_cookie(page)["value"]
+
+    page.click("#end-chat")
+    expect(page.locator(".msg.citizen")).to_have_count(1)  # only the new greeting's "Xin chào"
+    expect(page.locator(".msg.citizen")).to_have_text("Xin chào")
+    expect(page.locator(".msg.bot").first).to_contain_text("trợ lý ảo")
+    expect(page.locator("#waiting")).to_be_hidden()
+    assert conversation_cookie(page)["value"] != before
+    with session_scope() as session:
+        owner, handoff = session.execute(
+            select(Conversation.owner, Handoff.status).join(Citizen).join(Handoff, Handoff.conversation_id == Conversation.id)
+            .where(Citizen.channel_user_id == before)).one()
+    assert owner == Owner.closed and handoff == "cancelled"
 
 
 def test_page_uses_no_outside_assets(page, stack):

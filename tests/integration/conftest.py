@@ -1,9 +1,7 @@
-import itertools
-
 import httpx
 import pytest
 
-_senders = itertools.count()
+from tests.integration.people import open_conversation
 
 
 @pytest.fixture(scope="session")
@@ -14,8 +12,8 @@ def gateway(stack):
 
 @pytest.fixture
 def chat(gateway):
-    """A fresh citizen: chat("text") → list of replies."""
-    sender = f"test-citizen-{next(_senders)}"
+    """A fresh citizen in a server-issued conversation: chat("text") → list of replies."""
+    sender = open_conversation(gateway)
 
     def send(text: str, **extra) -> list[dict]:
         response = gateway.post("/api/chat", json={"sender_id": sender, "text": text, **extra})

@@ -43,13 +43,25 @@ class Console:
         return EventStream("/console/api/events", self.http).start_and_wait()
 
 
+def open_conversation(http: httpx.Client) -> str:
+    """A server-issued web conversation id, as the page gets one (the client also keeps its cookie)."""
+    response = http.post("/api/chat/session", json={})
+    response.raise_for_status()
+    return response.json()["sender_id"]
+
+
+def bearer(sender_id: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {sender_id}"}
+
+
 class WebCitizen:
-    """A citizen in the web chat: `say` posts like the page does, `inbox` is the page's push stream."""
+    """A citizen in the web chat: `say` posts like the page does, `inbox` is the page's push stream
+    (authenticated as a tool would, with the issued id as a Bearer token)."""
 
     def __init__(self, base: str):
-        self.sender = f"handoff-citizen-{next(_ids)}"
         self.http = httpx.Client(base_url=base, timeout=60)
-        self.inbox = EventStream(f"{base}/api/chat/stream?sender_id={self.sender}").start_and_wait()
+        self.sender = open_conversation(self.http)
+        self.inbox = EventStream(f"{base}/api/chat/stream", headers=bearer(self.sender)).start_and_wait()
 
     def say(self, text: str) -> list[dict]:
         response = self.http.post("/api/chat", json={"sender_id": self.sender, "text": text})

@@ -4,7 +4,6 @@ context, the form of address, and no silence while a volunteer is awaited."""
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 
 import pytest
 from sqlalchemy import select, update
@@ -12,15 +11,15 @@ from sqlalchemy import select, update
 from bot.storage.db import session_scope
 from bot.storage.models import Citizen, Conversation, Handoff, Turn, Volunteer
 from tests.integration.conftest import button, texts
+from tests.integration.people import open_conversation
 
 ABOUT_KEYS = {"procedure", "aspect", "outcome"}
-_senders = itertools.count()
 
 
 @pytest.fixture
 def ask(gateway):
     """A fresh citizen: ask("text") → the whole /api/chat response body."""
-    sender = f"answers-{next(_senders)}"
+    sender = open_conversation(gateway)
 
     def send(text: str) -> dict:
         response = gateway.post("/api/chat", json={"sender_id": sender, "text": text})

@@ -8,6 +8,7 @@ from bot.settings import get_settings
 from bot.storage.db import session_scope
 from bot.storage.models import Citizen, Conversation, Message, Turn
 from tests.integration.conftest import button, texts
+from tests.integration.people import open_conversation
 
 
 def test_birth_registration_documents_with_source(chat):
@@ -55,7 +56,8 @@ def test_buttons_are_opaque_keys(chat):
 
 def test_a_button_key_works_only_in_its_own_conversation(chat, gateway):
     key = button(chat("đăng ký khai sinh cần giấy tờ gì"), "Lệ phí")
-    other = gateway.post("/api/chat", json={"sender_id": "someone-else", "text": key}).json()["replies"]
+    someone_else = open_conversation(gateway)
+    other = gateway.post("/api/chat", json={"sender_id": someone_else, "text": key}).json()["replies"]
     assert "lệ phí đăng ký khai sinh" not in texts(other)
 
 
@@ -122,9 +124,11 @@ def test_deletion_on_request_removes_app_rows_and_rasa_events(chat):
     confirm = chat("Xóa dữ liệu của tôi")
     assert "không hoàn tác" in texts(confirm)
     assert "đã xóa" in texts(chat(button(confirm, "Xóa dữ liệu")))
-    with session_scope() as session:  # only the confirmation that it was deleted is left
+    with session_scope() as session:  # nothing of the old conversation is left; the confirmation starts a new one
         left = session.scalars(select(Message.text).where(Message.conversation_id == old_conversation)).all()
-    assert left == [FORGOTTEN]
+        now = session.scalars(select(Message.text).join(Conversation).join(Citizen)
+                              .where(Citizen.channel_user_id == chat.sender)).all()
+    assert left == [] and now == [FORGOTTEN]
     tracker = create_engine(get_settings().tracker_url)
     with tracker.connect() as connection:
         events = connection.execute(text("SELECT count(*) FROM events WHERE sender_id = :s"), {"s": old_sender}).scalar()

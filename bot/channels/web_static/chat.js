@@ -1,26 +1,30 @@
 "use strict";
-// The web chat: one random, unguessable sender id per browser, kept in localStorage.
+// The web chat. The conversation's id is issued by the server and kept in an HttpOnly cookie (the
+// credential, which the stream sends by itself); the page holds it in memory only, for POST /api/chat.
 (function () {
   const log = document.getElementById("log");
   const form = document.getElementById("composer");
   const input = document.getElementById("text");
 
-  const firstVisit = !localStorage.getItem("chat.sender_id");
-  function senderId() {
-    let id = localStorage.getItem("chat.sender_id");
-    if (!id) {
-      const bytes = new Uint8Array(16);
-      crypto.getRandomValues(bytes);
-      id = "web-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-      localStorage.setItem("chat.sender_id", id);
-    }
-    return id;
+  let sender = null;
+  let stream = null;
+
+  // The conversation in the cookie when there is one (a reload, another tab), else a new one.
+  async function openConversation() {
+    const kept = await fetch("/api/chat/session");
+    if (kept.ok) return { id: (await kept.json()).sender_id, fresh: false };
+    const opened = await fetch("/api/chat/session", {
+      method: "POST", headers: { "content-type": "application/json" }, body: "{}",
+    });
+    if (!opened.ok) throw new Error("session " + opened.status);
+    return { id: (await opened.json()).sender_id, fresh: true };
   }
-  const sender = senderId();
+
   // While the conversation waits for a volunteer, a lasting line says so, with a way to stop
   // waiting: the server's own cancel button (an opaque key) is reused.
   const waiting = document.getElementById("waiting");
   const CANCEL_TITLE = "Thôi, hỏi trợ lý ảo";
+  const WAITING_TEXT = waiting.querySelector("span").textContent;
   let cancelPayload = null;
   document.getElementById("cancel-wait").addEventListener("click", () => {
     if (cancelPayload) send(cancelPayload, CANCEL_TITLE);
@@ -70,7 +74,7 @@
       const body = await response.json();
       if (body.replies) {
         body.replies.forEach((r) => showReply(r, "bot"));
-        showWaiting(body.about && body.about.outcome === "handoff");
+        if (response.ok) showWaiting(body.about && body.about.outcome === "handoff");
       } else show("Dạ, tin nhắn chưa gửi được: " + (body.error || response.status), "error");
     } catch (err) {
       show("Dạ, không kết nối được máy chủ. Anh/chị vui lòng thử lại.", "error");
@@ -86,15 +90,43 @@
   });
 
   // Messages that arrive later: a volunteer's reply, an answer to a question left earlier.
-  const stream = new EventSource("/api/chat/stream?sender_id=" + encodeURIComponent(sender));
-  stream.addEventListener("message", (event) => {
-    const reply = JSON.parse(event.data);
-    showReply(reply, reply.author === "volunteer" ? "volunteer" : "bot");
-    if (reply.author === "volunteer") {
-      waiting.querySelector("span").textContent = "Tình nguyện viên đang hỗ trợ anh/chị";
-      document.getElementById("cancel-wait").hidden = true;
+  function listen() {
+    stream = new EventSource("/api/chat/stream");
+    stream.addEventListener("message", (event) => {
+      const reply = JSON.parse(event.data);
+      showReply(reply, reply.author === "volunteer" ? "volunteer" : "bot");
+      if (reply.author === "volunteer") {
+        waiting.querySelector("span").textContent = "Tình nguyện viên đang hỗ trợ anh/chị";
+        document.getElementById("cancel-wait").hidden = true;
+      }
+    });
+  }
+
+  async function start() {
+    try {
+      const conversation = await openConversation();
+      sender = conversation.id;
+      listen();
+      if (conversation.fresh) send("xin chào", "Xin chào");
+    } catch (err) {
+      show("Dạ, không kết nối được máy chủ. Anh/chị vui lòng tải lại trang.", "error");
     }
+  }
+
+  // "Kết thúc trò chuyện" on a shared device (a kiosk): the server closes the conversation and
+  // cancels any wait for a volunteer; the page forgets it and starts afresh for the next person.
+  document.getElementById("end-chat").addEventListener("click", async () => {
+    if (stream) stream.close();
+    try {
+      await fetch("/api/chat/end", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    } catch (err) { /* the cookie may outlive an unreachable server; the page still forgets */ }
+    sender = null;
+    cancelPayload = null;
+    log.replaceChildren();
+    waiting.querySelector("span").textContent = WAITING_TEXT;
+    showWaiting(false);
+    start();
   });
 
-  if (firstVisit) send("xin chào", "Xin chào");
+  start();
 })();
