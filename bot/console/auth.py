@@ -1,13 +1,20 @@
 """Console accounts and sessions: Argon2 password hashes, server-side sessions (only a hash of the
 cookie's token is stored, so a leaked database opens no browser), a CSRF token per session sent
-back in a header on every change, and roles."""
+back in a header on every change, and roles.
+
+Logins hash in PASSWORD_HASH_CONCURRENCY worker threads, never on the event loop: a hash takes tens
+of milliseconds of CPU and 64 MB, so a flood of logins must neither stall other requests nor run
+unbounded. Accounts made from the command line hash directly (no loop to keep free)."""
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import hmac
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -15,6 +22,8 @@ from fastapi import HTTPException, Request
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from bot.settings import get_settings
+from bot.storage.db import session_scope
 from bot.storage.models import ConsoleSession, Volunteer, as_utc, utcnow
 
 COOKIE = "console_session"
@@ -55,16 +64,36 @@ def set_password(volunteer: Volunteer, password: str) -> None:
     volunteer.password_hash = _hasher.hash(password)
 
 
-def authenticate(session: Session, username: str, password: str) -> Volunteer | None:
-    volunteer = session.scalar(select(Volunteer).where(Volunteer.username == username.strip().lower()))
+@cache
+def _hashing_threads() -> ThreadPoolExecutor:
+    """One pool per process, whatever event loops run in it: its size bounds the hashes at once."""
+    return ThreadPoolExecutor(get_settings().password_hash_concurrency, thread_name_prefix="argon2")
+
+
+async def _off_loop(function, *args):
+    return await asyncio.get_running_loop().run_in_executor(_hashing_threads(), function, *args)
+
+
+def _verify(password_hash: str, password: str) -> bool:
     try:
-        _hasher.verify(volunteer.password_hash if volunteer else _DUMMY_HASH, password)
+        return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
+        return False
+
+
+async def authenticate(username: str, password: str) -> Volunteer | None:
+    """The active account with this username and password (detached from any session), else None.
+    No database session stays open while the hash waits for a thread."""
+    with session_scope() as session:
+        volunteer = session.scalar(select(Volunteer).where(Volunteer.username == username.strip().lower()))
+    if not await _off_loop(_verify, volunteer.password_hash if volunteer else _DUMMY_HASH, password):
         return None
     if volunteer is None or not volunteer.active:
         return None
     if _hasher.check_needs_rehash(volunteer.password_hash):
-        volunteer.password_hash = _hasher.hash(password)
+        rehashed = await _off_loop(_hasher.hash, password)
+        with session_scope() as session:
+            session.get(Volunteer, volunteer.id).password_hash = rehashed
     return volunteer
 
 
