@@ -52,8 +52,11 @@ train: nlu
 validate: nlu
 	$(RASA) data validate --data build/rasa --domain domain.yml --config config.yml --fail-on-warnings
 
+# Intent accuracy on the held-out NLU set below NLU_PASS_MARK fails the build.
+NLU_PASS_MARK ?= 0.93
 rasa-test: train
 	$(RASA) test nlu --nlu build/rasa-test/nlu_test.yml --model models/current.tar.gz --out var/results/nlu
+	$(APP) scripts/nlu-pass-mark var/results/nlu/intent_report.json $(NLU_PASS_MARK)
 	$(RASA) test core --stories build/rasa-test/test_stories.yml --model models/current.tar.gz --out var/results/core --fail-on-prediction-errors
 
 pytest: setup

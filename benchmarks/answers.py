@@ -21,14 +21,13 @@ import csv
 import json
 import re
 import time
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-from common import ROOT, percentile, scratch_stack
+from common import ROOT, open_conversation, percentile, scratch_stack
 
 from bot.text import fold  # noqa: E402
 
@@ -146,8 +145,9 @@ def ask_all(base_url: str, rows: list[Row]) -> list[Outcome]:
     outcomes = []
     with httpx.Client(base_url=base_url, timeout=60) as client:
         for row in rows:
+            sender = open_conversation(client)  # each question in a conversation of its own
             started = time.perf_counter()
-            response = client.post("/api/chat", json={"sender_id": f"bench-{uuid.uuid4().hex}", "text": row.question})
+            response = client.post("/api/chat", json={"sender_id": sender, "text": row.question})
             latency = (time.perf_counter() - started) * 1000
             response.raise_for_status()
             body = response.json()

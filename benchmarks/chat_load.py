@@ -84,11 +84,21 @@ async def post(session: aiohttp.ClientSession, path: str, body: dict) -> None:
         await response.read()
 
 
+async def open_conversation(session: aiohttp.ClientSession) -> str:
+    """A server-issued web conversation id (POST /api/chat/session)."""
+    async with session.post("/api/chat/session", json={}) as response:
+        return (await response.json())["sender_id"]
+
+
 async def measure_ours(args) -> dict:
-    with scratch_stack(rasa_replicas=args.rasa_replicas) as stack:
+    with scratch_stack(rasa_replicas=args.rasa_replicas, rate_limit_conversation=1_000_000) as stack:  # closed-loop: no pauses
         async with client(stack.gateway_url, args.conversations, 60) as session:
+            conversations: dict[str, str] = {}
+
             async def send(who: str, turn: int, prefix: str = "load") -> None:
-                await post(session, "/api/chat", {"sender_id": f"{prefix}-{who}", "text": OURS[turn]})
+                if turn == 0:  # a new citizen opens a conversation, as the page does on load
+                    conversations[f"{prefix}-{who}"] = await open_conversation(session)
+                await post(session, "/api/chat", {"sender_id": conversations[f"{prefix}-{who}"], "text": OURS[turn]})
 
             for turn in range(len(OURS)):  # warm up
                 await send("0", turn, "warm")

@@ -1,6 +1,7 @@
 """Helpers the benchmarks share: a scratch stack of the real services on free ports."""
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -16,6 +17,7 @@ from bot.knowledge.loader import load  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.storage import db  # noqa: E402
 from bot.supervisor import Stack  # noqa: E402
+from tests.integration.people import bearer, open_conversation  # noqa: E402,F401  (web conversations are server-issued)
 from tests.ports import free_port  # noqa: E402
 
 
@@ -31,10 +33,12 @@ def scratch_stack(**overrides):
                         **overrides)
     db.upgrade(settings.db_url)
     load(settings.knowledge_dir, settings.offices_path)
-    stack = Stack(settings)
-    stack.start()
-    try:
-        stack.wait_ready()
+    print(json.dumps({"rate_limits": limits_of(settings)}), flush=True)
+    with Stack(settings).running() as stack:
         yield stack
-    finally:
-        stack.stop()
+
+
+def limits_of(settings: Settings) -> dict:
+    """The abuse limits a benchmark runs under (issue 12: benchmarks print the limits they set)."""
+    return {name: getattr(settings, name) for name in (
+        "rate_limit_conversation", "rate_limit_ip", "rate_limit_new_conversations", "login_max_failures")}

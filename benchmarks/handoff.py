@@ -19,7 +19,7 @@ import time
 
 import httpx
 
-from common import percentile, scratch_stack
+from common import bearer, open_conversation, percentile, scratch_stack
 
 from bot.channels.zalo_api import store_tokens  # noqa: E402
 from bot.console import auth  # noqa: E402
@@ -90,17 +90,18 @@ def notices_and_web_chat(handoffs: int, replies: int) -> dict:
                            volunteer_hours="00:00-00:00") as stack:
             desk = Desk(stack)
             to_notice, to_console, citizens = [], [], []
-            for n in range(handoffs):
-                sender = f"bench-handoff-{n}"
+            web = httpx.Client(base_url=stack.gateway_url, timeout=60)
+            for _ in range(handoffs):
+                sender = open_conversation(web)
                 started = time.perf_counter()
-                handoff_id, heard = desk.queued_after(lambda s=sender: httpx.post(
-                    f"{stack.gateway_url}/api/chat", json={"sender_id": s, "text": ASK}, timeout=60).raise_for_status())
+                handoff_id, heard = desk.queued_after(lambda s=sender: web.post(
+                    "/api/chat", json={"sender_id": s, "text": ASK}).raise_for_status())
                 volunteers_bot.wait_for_call("sendMessage", lambda p, h=handoff_id: notice_id(p) == h)
                 to_notice.append(time.perf_counter() - started)
                 to_console.append(heard)
                 citizens.append((sender, handoff_id))
             sender, handoff_id = citizens[0]
-            inbox = EventStream(f"{stack.gateway_url}/api/chat/stream?sender_id={sender}").start_and_wait()
+            inbox = EventStream(f"{stack.gateway_url}/api/chat/stream", headers=bearer(sender)).start_and_wait()
             to_web = desk.send_latencies(handoff_id, lambda t: inbox.wait_for(lambda d: d.get("text") == t), replies)
     return {"handoff_to_telegram_notice": summary(to_notice), "handoff_to_console_stream": summary(to_console),
             "volunteer_send_to_citizen_web_chat": summary(to_web)}

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from common import ROOT, SCRATCH, percentile
+from common import ROOT, SCRATCH, limits_of, open_conversation, percentile
 
 from bot.knowledge.loader import load  # noqa: E402
 from bot.settings import Settings  # noqa: E402
@@ -90,6 +90,7 @@ def main() -> int:
     credentials.write_text((ROOT / "credentials.yml").read_text() + "\nrest:\n")
     settings = Settings(var_dir=scratch, gateway_port=free_port(), rasa_port=free_port(consecutive=8), actions_port=free_port(),
                         rasa_credentials=credentials)
+    print(json.dumps({"rate_limits": limits_of(settings)}), flush=True)
     figures: dict[str, object] = {}
 
     if not args.skip_train:
@@ -107,8 +108,12 @@ def main() -> int:
         gateway = httpx.Client(base_url=stack.gateway_url, timeout=60)
         rasa = httpx.Client(base_url=settings.rasa_url, timeout=60)
 
+        conversations: dict[int, str] = {}  # ten messages to each server-issued conversation
+
         def via_gateway(i: int) -> None:
-            r = gateway.post("/api/chat", json={"sender_id": f"bench-g{i // 10}", "text": QUESTIONS[i % len(QUESTIONS)]})
+            if i // 10 not in conversations:
+                conversations[i // 10] = open_conversation(gateway)
+            r = gateway.post("/api/chat", json={"sender_id": conversations[i // 10], "text": QUESTIONS[i % len(QUESTIONS)]})
             r.raise_for_status()
 
         def via_rest(i: int) -> None:

@@ -24,6 +24,8 @@ from bot.fanout import RedisFanout
 from bot.handoff.metrics import HandoffMetrics
 from bot.handoff.service import Handoffs
 from bot.health import health_routes
+from bot.http_guard import AddressLimits, BodyCap, JsonGuard, SecurityHeaders
+from bot.limits import Limits
 from bot.privacy import purge_expired
 from bot.rasa_client import RasaClient
 from bot.router import Router
@@ -36,11 +38,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     logging.basicConfig(level=settings.log_level, format="%(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    limits = Limits(settings)
     rasa = RasaClient(settings.rasa_urls, settings.ensure_rasa_token(), settings.rasa_timeout_s)
     bus = EventBus()
     handoffs = Handoffs(bus, settings)
-    router = Router(rasa, bus, handoffs)
-    web = WebChannel(router, bus, settings.max_message_chars)
+    router = Router(rasa, bus, handoffs, limits)
+    web = WebChannel(router, bus, settings)
     CitizenAnnouncer(router, rasa, bus, settings)
     metrics = HandoffMetrics(bus)
     volunteer_telegram = VolunteerTelegram(settings, handoffs, bus) if settings.volunteer_telegram_token else None
@@ -75,6 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         jobs = [asyncio.create_task(every(3600, purge)), asyncio.create_task(every(30, expire_claims))]
         if zalo:
             jobs.append(asyncio.create_task(every(600, zalo.keep_tokens_fresh)))
+        if volunteer_telegram:  # notices of data deleted or past retention lose their quotes
+            jobs.append(asyncio.create_task(every(300, volunteer_telegram.neutralise_pending)))
         for channel in (c for c in (telegram, zalo) if c):
             jobs.append(asyncio.create_task(every(60, channel.outbox.resend_pending)))
         yield
@@ -86,11 +91,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await service.stop()
         await rasa.close()
 
-    app = FastAPI(title="Trợ lý thủ tục hành chính", lifespan=lifespan)
+    docs = settings.api_docs
+    app = FastAPI(title="Trợ lý thủ tục hành chính", lifespan=lifespan, docs_url="/docs" if docs else None,
+                  redoc_url="/redoc" if docs else None, openapi_url="/openapi.json" if docs else None)
     app.state.router = router
     app.state.handoffs = handoffs
     app.state.telegram = telegram
     app.state.zalo = zalo
+    app.state.limits = limits
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
@@ -103,10 +111,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(web.routes)
     app.include_router(console.routes)
-    app.include_router(health_routes(rasa, settings.actions_url, metrics))
+    app.include_router(health_routes(rasa, metrics, settings))
     app.include_router(telegram.routes if telegram else disabled_webhook("telegram"))
     app.include_router(zalo.routes if zalo else disabled_webhook("zalo"))
     app.include_router(volunteer_telegram.routes if volunteer_telegram else disabled_webhook("telegram-volunteers"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC), name="console-static")
+    # outermost last: headers on every answer, then per-address limits, then body size, then JSON
+    app.add_middleware(JsonGuard)
+    app.add_middleware(BodyCap, default_cap=settings.max_body_bytes,
+                       caps={"/api/chat": settings.max_message_chars * 4 + 1024})
+    app.add_middleware(AddressLimits, limits=limits)
+    app.add_middleware(SecurityHeaders)
     return app

@@ -50,6 +50,14 @@ class HandoffChanged:
     step: int | None = None  # the guide step to continue at (handed_back)
 
 
+@dataclass(frozen=True)
+class CitizenDataDeleted:
+    """A citizen had everything stored about them deleted (notices quoting them are to be neutralised)."""
+
+    channel: str
+    user_id: str
+
+
 Listener = Callable[[object], Awaitable[None]]
 
 

@@ -18,6 +18,7 @@ import redis.asyncio as redis
 
 from bot.events import EventBus, HandoffChanged, InboundStored, OutboundReady
 from bot.messages import Button, Outbound
+from bot.text.masking import mask_contacts
 
 log = logging.getLogger(__name__)
 TOPIC = "bot:live-events"
@@ -70,7 +71,7 @@ class RedisFanout:
                 try:
                     origin, event = decode(message["data"])
                 except (ValueError, KeyError, TypeError) as exc:
-                    log.error("fan-out: unreadable event %r: %s", message["data"][:200], exc)
+                    log.error("fan-out: unreadable event %r: %s", mask_contacts(str(message["data"][:200])), exc)
                     continue
                 if origin != self.origin:
                     await self.bus.emit_remote(event)

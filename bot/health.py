@@ -1,25 +1,39 @@
 """`/healthz`: the process is up. `/readyz`: everything a citizen's message needs is reachable.
-`/metrics`: counters for monitoring."""
+`/metrics`: counters for monitoring, for loopback clients (a Prometheus beside it) or a Bearer of
+METRICS_TOKEN; behind a trusted proxy the client is the one it names, not the proxy."""
 from __future__ import annotations
 
 import asyncio
+import hmac
 
 import httpx
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy import func, select, text
 
 from bot.handoff.metrics import HandoffMetrics
+from bot.limits import is_loopback
 from bot.rasa_client import RasaClient, RasaUnavailable
+from bot.settings import Settings
 from bot.storage.db import session_scope
 from bot.storage.models import KnowledgeEntry
 
 
-def health_routes(rasa: RasaClient, actions_url: str, metrics: HandoffMetrics) -> APIRouter:
-    routes = APIRouter()
+def metrics_allowed(request: Request, metrics_token: str) -> bool:
+    if is_loopback(request.app.state.limits.client_address(request.scope)):
+        return True
+    given = request.headers.get("authorization", "").encode()
+    return bool(metrics_token) and hmac.compare_digest(given, f"Bearer {metrics_token}".encode())
 
-    @routes.get("/metrics")
-    async def prometheus() -> PlainTextResponse:
+
+def health_routes(rasa: RasaClient, metrics: HandoffMetrics, settings: Settings) -> APIRouter:
+    routes = APIRouter()
+    metrics_token, actions_url = settings.metrics_token, settings.actions_url
+
+    @routes.get("/metrics", responses={403: {"description": "not a loopback client and no valid METRICS_TOKEN"}})
+    async def prometheus(request: Request) -> Response:
+        if not metrics_allowed(request, metrics_token):
+            return JSONResponse({"error": "metrics are for loopback clients or a Bearer METRICS_TOKEN"}, status_code=403)
         return PlainTextResponse(metrics.exposition(), media_type="text/plain; version=0.0.4")
 
     @routes.get("/healthz")
@@ -47,7 +61,7 @@ def health_routes(rasa: RasaClient, actions_url: str, metrics: HandoffMetrics) -
         except httpx.HTTPError as exc:
             return f"unreachable: {exc or type(exc).__name__}"
 
-    @routes.get("/readyz")
+    @routes.get("/readyz", responses={503: {"description": "a part is not ready (the body says which)"}})
     async def readyz() -> JSONResponse:
         try:
             db_state = await asyncio.to_thread(database)

@@ -8,14 +8,14 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 
-from sqlalchemy import Engine, delete, select, text, update
+from sqlalchemy import Engine, delete, exists, func, select, text, update
 from sqlalchemy.orm import Session
 
 from bot.settings import get_settings
 from bot.storage.db import make_engine, session_scope
 from bot.storage.models import (
-    ButtonKey, ChannelEvent, Citizen, Conversation, Handoff, HandoffAssignment, HandoffNote, Message, TelegramNotice,
-    Turn,
+    ButtonKey, ChannelEvent, Citizen, Conversation, GuideEvent, Handoff, HandoffAssignment, HandoffNote, Message,
+    TelegramNotice, Turn,
 )
 from bot.text import normalize
 
@@ -50,11 +50,21 @@ def _delete_tracker_events(sender_ids: list[str], before: float | None = None) -
 
 def _delete_conversations(session: Session, conversation_ids: list[int]) -> None:
     handoffs = select(Handoff.id).where(Handoff.conversation_id.in_(conversation_ids))
-    for handoff_part in (HandoffNote, HandoffAssignment, TelegramNotice):
+    for handoff_part in (HandoffNote, HandoffAssignment):
         session.execute(delete(handoff_part).where(handoff_part.handoff_id.in_(handoffs)))
+    _neutralise_notices(session, TelegramNotice.handoff_id.in_(handoffs), detach=True)
     for model in (Handoff, Turn, ButtonKey, Message):
         session.execute(delete(model).where(model.conversation_id.in_(conversation_ids)))
+    senders = select(Conversation.rasa_sender_id).where(Conversation.id.in_(conversation_ids))
+    session.execute(delete(GuideEvent).where(GuideEvent.rasa_sender_id.in_(senders)))
     session.execute(delete(Conversation).where(Conversation.id.in_(conversation_ids)))
+
+
+def _neutralise_notices(session: Session, which, detach: bool = False) -> None:
+    """Volunteer notices on Telegram quote the citizen: this runs without network, so they are
+    marked for the volunteer bot to edit to a neutral text (its sweep), never just forgotten."""
+    values = {"neutralise": True, **({"handoff_id": None} if detach else {})}
+    session.execute(update(TelegramNotice).where(which).values(**values))
 
 
 def forget_citizen(channel: str, user_id: str) -> int:
@@ -71,10 +81,26 @@ def forget_citizen(channel: str, user_id: str) -> int:
     return len(senders)
 
 
+def _delete_expired_citizens(session: Session, cutoff: dt.datetime) -> None:
+    """Conversations quiet since the cutoff whose messages are all gone, then citizens left with no
+    conversation. A conversation a volunteer took part in stays with its handoff, for the report."""
+    expired = session.scalars(select(Conversation.id).where(
+        Conversation.updated_at < cutoff,
+        ~exists().where(Message.conversation_id == Conversation.id),
+        ~exists().where(Handoff.conversation_id == Conversation.id),
+    )).all()
+    _delete_conversations(session, list(expired))
+    session.execute(delete(Citizen).where(
+        func.coalesce(Citizen.last_inbound_at, Citizen.created_at) < cutoff,
+        ~exists().where(Conversation.citizen_id == Citizen.id),
+    ))
+
+
 def purge_expired(now: dt.datetime | None = None) -> tuple[int, int]:
-    """Delete messages, the transcripts and notes of handoffs, webhook events and Rasa events older
-    than the retention period. The volunteers' activity (who held what, how long, the rating)
-    holds no text and stays for the monthly report."""
+    """Delete messages, the transcripts and notes of handoffs, guide events, webhook events, Rasa
+    events, then conversations and citizens left empty, older than the retention period. The
+    volunteers' activity (who held what, how long, the rating) holds no text and stays for the
+    monthly report."""
     now = now or dt.datetime.now(dt.timezone.utc)
     cutoff = now - dt.timedelta(days=get_settings().retention_days)
     with session_scope() as session:
@@ -83,6 +109,9 @@ def purge_expired(now: dt.datetime | None = None) -> tuple[int, int]:
         messages = session.execute(delete(Message).where(Message.created_at < cutoff)).rowcount
         session.execute(delete(ButtonKey).where(ButtonKey.created_at < cutoff))
         session.execute(delete(HandoffNote).where(HandoffNote.created_at < cutoff))
+        _neutralise_notices(session, TelegramNotice.created_at < cutoff)
         session.execute(update(Handoff).where(Handoff.requested_at < cutoff).values(packet={}))
         session.execute(delete(ChannelEvent).where(ChannelEvent.received_at < cutoff))
+        session.execute(delete(GuideEvent).where(GuideEvent.created_at < cutoff))
+        _delete_expired_citizens(session, cutoff)
     return messages, _delete_tracker_events([], before=cutoff.timestamp())

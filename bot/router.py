@@ -17,11 +17,12 @@ import weakref
 from dataclasses import dataclass, replace
 
 from bot import privacy
-from bot.events import EventBus, InboundStored, OutboundReady
+from bot.events import CitizenDataDeleted, EventBus, InboundStored, OutboundReady
 from bot.handoff import citizen_texts
 from bot.handoff.service import Handoffs
 from bot.knowledge.answers import office_lines
 from bot.knowledge.store import offices
+from bot.limits import Limits, RateLimited
 from bot.messages import About, Button, Inbound, Outbound
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.storage import repo
@@ -29,14 +30,11 @@ from bot.storage.db import session_scope
 from bot.storage.models import Owner, as_utc, utcnow
 from bot.text import normalize
 from bot.text.address import address, address_form
-from bot.text.masking import mask
+from bot.text.masking import hidden_phrase, mask
 
 log = logging.getLogger("bot.turn")
 
-SECRET_WARNING = (
-    "Dạ, anh/chị đừng gửi mật khẩu, mã OTP, số giấy tờ hay ảnh giấy tờ tùy thân cho bất kỳ ai, "
-    "kể cả tình nguyện viên. Em đã che thông tin đó đi."
-)
+SLOW_DOWN = "Dạ, anh/chị nhắn nhanh quá, em chưa kịp đọc. Anh/chị vui lòng đợi một phút rồi nhắn lại giúp em ạ."
 EMPTY_PROMPT = "Dạ, anh/chị nhắn giúp em câu hỏi bằng chữ nhé, ví dụ: \"làm căn cước cần giấy tờ gì\"."
 CONFIRM_FORGET = Outbound(
     "Dạ, anh/chị muốn xóa toàn bộ nội dung trò chuyện với em? Việc này không hoàn tác được.",
@@ -81,13 +79,19 @@ def media_label(inbound: Inbound, caption: str) -> str:
     return f"{label} {caption}".strip()
 
 
+def secret_warning(kinds) -> Outbound:
+    return Outbound(f"Dạ, em đã che {hidden_phrase(kinds)} anh/chị vừa gửi. Anh/chị đừng gửi mật khẩu, mã OTP hay "
+                    "số giấy tờ cho bất kỳ ai, kể cả tình nguyện viên nhé.")
+
+
 def is_app_command(payload: str | None) -> bool:
     return bool(payload) and payload.startswith("@")
 
 
 class Router:
-    def __init__(self, rasa: RasaClient, bus: EventBus, handoffs: Handoffs):
+    def __init__(self, rasa: RasaClient, bus: EventBus, handoffs: Handoffs, limits: Limits):
         self.rasa = rasa
+        self.limits = limits
         self.bus = bus
         self.handoffs = handoffs
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
@@ -104,6 +108,12 @@ class Router:
         `replies_in_response` the channel hands the replies over in its HTTP response, so they are
         stored as sent."""
         started = time.perf_counter()
+        try:
+            await self.limits.conversation(inbound.channel, inbound.user_id)
+        except RateLimited:
+            if replies_in_response:  # the channel answers 429 itself
+                raise
+            return await self._slow_down(inbound)
         status = "sent" if replies_in_response else "pending"
         masked = mask(inbound.text)
         turn = None
@@ -118,7 +128,7 @@ class Router:
                 shown = button.title if button else media_label(inbound, masked.text)
                 message_id = repo.record_inbound(session, conversation, inbound, shown, masked.kinds)
                 if message_id is None:  # the channel retried a message already handled
-                    previous = repo.find_inbound(session, inbound.channel, inbound.message_id)
+                    previous = repo.find_inbound(session, conversation.citizen_id, inbound.message_id)
                     return Handled([Delivery(m.id, repo.as_outbound(m), m.status == "sent")
                                     for m in repo.replies_to(session, previous)],
                                    repo.about_of(session, previous.id) or About(None, None, "other").as_dict())
@@ -126,7 +136,7 @@ class Router:
                     conversation.address_as = form
                 conversation_id, sender, owner = conversation.id, conversation.rasa_sender_id, conversation.owner
                 form = conversation.address_as
-            replies = [Outbound(SECRET_WARNING)] if masked.changed else []
+            replies = [secret_warning(masked.kinds)] if masked.changed else []
             decision = About(None, None, "other")
             handled = await self._app_command(inbound, conversation_id, command) if is_app_command(command) else None
             if handled is not None:
@@ -165,6 +175,16 @@ class Router:
         }))
         return Handled(deliveries, decision.as_dict())
 
+    async def _slow_down(self, inbound: Inbound) -> Handled:
+        """A citizen over the conversation limit on a channel that cannot answer 429: their
+        message is dropped and they are told so once a window, never more."""
+        if not await self.limits.first_refusal(inbound.channel, inbound.user_id):
+            return Handled([], About(None, None, "other").as_dict())
+        with session_scope() as session:
+            conversation_id = repo.conversation_for(session, inbound.channel, inbound.user_id, inbound=False).id
+            deliveries = self._store(session, conversation_id, inbound.channel, [Outbound(SLOW_DOWN)])
+        return Handled(deliveries, About(None, None, "other").as_dict())
+
     async def _ask_rasa(self, sender: str, text: str, message_id: int, written: str | None):
         try:
             return await self.rasa.send(sender, text, str(message_id), written)
@@ -190,6 +210,7 @@ class Router:
         any more (the citizen stopped waiting just as a volunteer claimed), so it is a message."""
         if command == privacy.FORGET:
             privacy.forget_citizen(inbound.channel, inbound.user_id)
+            await self.bus.emit(CitizenDataDeleted(inbound.channel, inbound.user_id))
             return [Outbound(FORGOTTEN)]
         if command == privacy.KEEP:
             return [Outbound(KEPT)]

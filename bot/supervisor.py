@@ -2,6 +2,10 @@
 
 Each service runs in its own process group with a PID file under var/run, so stopping it stops
 its children too, and nothing is ever stopped by name. Used by `make run` and by the tests.
+
+Secrets never appear on a command line (`ps` shows them to every user): Rasa gets its API token
+and the action server's secret in its environment (rasa_addons/launch.py, endpoints.yml). State
+is private: var/ and its folders 0700, files 0600, and the children run with umask 077.
 """
 from __future__ import annotations
 
@@ -11,12 +15,16 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from bot.settings import PROJECT_ROOT, Settings, get_settings
+from bot.storage.db import private_sqlite_file
+
+PRIVATE_UMASK = 0o077
 
 
 @dataclass
@@ -39,12 +47,18 @@ def tracker_dialect(url: str) -> str:
     return url.split(":", 1)[0].split("+", 1)[0]
 
 
+def private_file(path: Path, flags: int):
+    """Open a file for writing, created 0600 (an existing one is made 0600 too)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | flags, 0o600)
+    os.fchmod(descriptor, 0o600)
+    return os.fdopen(descriptor, "wb")
+
+
 class Stack:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.run_dir = settings.var_dir / "run"
         self.log_dir = settings.var_dir / "log"
-        token = settings.ensure_rasa_token()
         self.env = {
             # TensorFlow's thread pools spread one small DIET inference over every core and spin
             # while waiting; with a Rasa replica per core that only burns the other replicas' CPU
@@ -55,7 +69,8 @@ class Stack:
             **settings_env(settings),
             "PYTHONPATH": str(PROJECT_ROOT),
             "RASA_TELEMETRY_ENABLED": "false",
-            "RASA_TOKEN": token,
+            "RASA_TOKEN": settings.ensure_rasa_token(),
+            "ACTIONS_SECRET": settings.ensure_actions_secret(),
             "ACTION_ENDPOINT_URL": f"{settings.actions_url}/webhook",
             "RASA_TRACKER_URL": settings.tracker_url,
             "RASA_TRACKER_DIALECT": tracker_dialect(settings.tracker_url),
@@ -64,17 +79,18 @@ class Stack:
         app_python = str(PROJECT_ROOT / ".venv" / "bin" / "python")
         self.services = [
             Service(f"rasa-{replica}", [
-                str(PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"), "run", "--enable-api", "--auth-token", token,
+                str(PROJECT_ROOT / ".venv-rasa" / "bin" / "python"), "-m", "rasa_addons.launch", "run", "--enable-api",
                 "-i", settings.rasa_host, "-p", str(settings.rasa_port + replica),
                 "--credentials", str(settings.rasa_credentials), "--endpoints", "endpoints.yml",
                 "-m", str(settings.model_dir / "current.tar.gz"),
             ])
             for replica in range(settings.rasa_replicas)
         ] + [
-            Service("actions", [app_python, "-m", "rasa_sdk", "--actions", "actions", "-p", str(settings.actions_port)]),
+            Service("actions", [app_python, "-m", "bot.action_server", "--actions", "actions", "-p", str(settings.actions_port)]),
             Service("gateway", [
+                # the app resolves client addresses itself (TRUSTED_PROXIES): uvicorn must not rewrite the peer
                 app_python, "-m", "uvicorn", "bot.app:create_app", "--factory", "--host", settings.gateway_host,
-                "--port", str(settings.gateway_port), "--no-access-log",
+                "--port", str(settings.gateway_port), "--no-access-log", "--no-proxy-headers",
             ]),
         ]
 
@@ -83,27 +99,27 @@ class Stack:
         return f"http://{self.settings.gateway_host}:{self.settings.gateway_port}"
 
     def _prepare_tracker_store(self) -> None:
-        """Put a SQLite tracker store in WAL mode (kept in the file): the Rasa replicas then read
-        while another writes, instead of waiting for each other."""
+        """Create a SQLite tracker store private and in WAL mode (kept in the file): the Rasa
+        replicas then read while another writes, instead of waiting for each other."""
         url = self.settings.tracker_url
-        if url.startswith("sqlite:///"):
-            path = Path(url.removeprefix("sqlite:///"))
-            path.parent.mkdir(parents=True, exist_ok=True)
+        if url.startswith("sqlite") and (path := private_sqlite_file(url)):
             with sqlite3.connect(path) as connection:
                 connection.execute("PRAGMA journal_mode=WAL")
 
     def start(self) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.settings.ensure_var_dir()
+        for folder in (self.run_dir, self.log_dir):
+            folder.mkdir(mode=0o700, exist_ok=True)
+            folder.chmod(0o700)
         self._prepare_tracker_store()
         for service in self.services:
-            log = open(self.log_dir / f"{service.name}.log", "ab")
-            service.process = subprocess.Popen(
-                service.argv, cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
-            )
-            log.close()
-            (self.run_dir / f"{service.name}.pid").write_text(str(service.process.pid))
+            with private_file(self.log_dir / f"{service.name}.log", os.O_APPEND) as log:
+                service.process = subprocess.Popen(
+                    service.argv, cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL, start_new_session=True, umask=PRIVATE_UMASK,
+                )
+            with private_file(self.run_dir / f"{service.name}.pid", os.O_TRUNC) as pid_file:
+                pid_file.write(str(service.process.pid).encode())
 
     def exited(self) -> list[str]:
         return [s.name for s in self.services if s.process is not None and s.process.poll() is not None]
@@ -133,6 +149,16 @@ class Stack:
             time.sleep(0.25)
         raise TimeoutError(f"not ready after {timeout_s:.0f} s: {last}")
 
+    @contextmanager
+    def running(self):
+        """Started and ready inside the block, stopped after it (also when starting fails)."""
+        self.start()
+        try:
+            self.wait_ready()
+            yield self
+        finally:
+            self.stop()
+
     def stop(self, grace_s: float = 15.0) -> None:
         for service in self.services:
             if service.process is not None and service.process.poll() is None:
@@ -159,6 +185,7 @@ class Stack:
 
 
 def run_forever() -> int:
+    os.umask(PRIVATE_UMASK)  # whatever this process and its children create stays private
     settings = get_settings()
     stack = Stack(settings)
     stopping = False

@@ -53,10 +53,5 @@ def stack(loaded_db):
     model = loaded_db.model_dir / "current.tar.gz"
     if not model.exists():
         pytest.fail(f"no trained model at {model}: run `make train` (make test does)")
-    services = Stack(loaded_db)
-    services.start()
-    try:
-        services.wait_ready()
+    with Stack(loaded_db).running() as services:
         yield services
-    finally:
-        services.stop()

@@ -49,3 +49,12 @@ def test_tensorflow_gets_one_thread_per_rasa_replica_unless_the_operator_sets_it
         assert Stack(settings).env[name] == "1"
         monkeypatch.setenv(name, "4")
         assert Stack(settings).env[name] == "4"
+
+
+def test_secrets_reach_the_services_by_environment_never_by_command_line(loaded_db, tmp_path):
+    settings = Settings(var_dir=tmp_path, database_url=loaded_db.db_url, rasa_token="-token-with-a-dash",
+                        actions_secret="actions-secret", rasa_replicas=2)
+    stack = Stack(settings)
+    assert stack.env["RASA_TOKEN"] == "-token-with-a-dash" and stack.env["ACTIONS_SECRET"] == "actions-secret"
+    for service in stack.services:
+        assert not any(secret in arg for arg in service.argv for secret in ("-token-with-a-dash", "actions-secret"))

@@ -23,6 +23,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot.channels.inbox import EventInbox, Outbox, PermanentFailure, mask_fields
+from bot.channels.media_fetch import fetch_capped
 from bot.channels.telegram_webhook import read_update
 from bot.console.api import MediaUnavailable
 from bot.events import EventBus
@@ -193,13 +194,19 @@ class TelegramChannel:
             log.debug("telegram: no typing action: %s", exc)
 
     async def fetch_media(self, file_id: str) -> tuple[bytes, str]:
-        """A photo or file a citizen sent, for the volunteer's console (the token stays here)."""
+        """A photo or file a citizen sent, for the volunteer's console (the token stays here), never
+        more than MAX_MEDIA_BYTES: refused from getFile's file_size, else while it streams."""
+        cap = self.settings.max_media_bytes
         try:
             file = await self.application.bot.get_file(file_id)
-            content = bytes(await file.download_as_bytearray())
         except TelegramError as exc:
             raise MediaUnavailable(str(exc)) from exc
-        return content, mimetypes.guess_type(file.file_path or "")[0] or "application/octet-stream"
+        if not file.file_path:
+            raise MediaUnavailable("Telegram gave no path for the file")
+        if (file.file_size or 0) > cap:
+            raise MediaUnavailable(f"file of {file.file_size} bytes, over the {cap}-byte cap")
+        content, _ = await fetch_capped(file.file_path, cap)
+        return content, mimetypes.guess_type(file.file_path)[0] or "application/octet-stream"
 
     # -- outbound -------------------------------------------------------------------------------
 
@@ -207,27 +214,27 @@ class TelegramChannel:
         parts = split_text(outbound.text, MAX_TEXT)
         for number, part in enumerate(parts, 1):
             markup = keyboard(outbound) if number == len(parts) else None
-            await self._with_retries(lambda: self.application.bot.send_message(chat_id, part, reply_markup=markup))
+            await with_retries(lambda: self.application.bot.send_message(chat_id, part, reply_markup=markup))
 
-    @staticmethod
-    async def _with_retries(call) -> None:
-        """429 waits as long as Telegram says; network errors back off; refusals are final."""
-        delay = 0.5
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            try:
-                await call()
-                return
-            except RetryAfter as exc:
-                if attempt == MAX_ATTEMPTS:
-                    raise
-                await asyncio.sleep(_seconds(exc.retry_after))
-            except (Forbidden, BadRequest) as exc:  # blocked by the user, chat gone, bad request
-                raise PermanentFailure(str(exc)) from exc
-            except NetworkError:
-                if attempt == MAX_ATTEMPTS:
-                    raise
-                await asyncio.sleep(delay)
-                delay *= 2
+
+async def with_retries(call) -> None:
+    """429 waits as long as Telegram says; network errors back off; refusals are final."""
+    delay = 0.5
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            await call()
+            return
+        except RetryAfter as exc:
+            if attempt == MAX_ATTEMPTS:
+                raise
+            await asyncio.sleep(_seconds(exc.retry_after))
+        except (Forbidden, BadRequest) as exc:  # blocked by the user, chat gone, bad request
+            raise PermanentFailure(str(exc)) from exc
+        except NetworkError:
+            if attempt == MAX_ATTEMPTS:
+                raise
+            await asyncio.sleep(delay)
+            delay *= 2
 
 
 def _seconds(retry_after: int | float | dt.timedelta) -> float:

@@ -3,15 +3,16 @@ header, the body's size, and that it is an update at all. A refusal is logged an
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from bot.channels.webhook_body import read_json
+from bot.http_guard import BadBody
+
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-MAX_BODY = 1 << 20
 
 
 async def read_update(request: Request, secret: str, route: str) -> dict | JSONResponse:
@@ -19,15 +20,13 @@ async def read_update(request: Request, secret: str, route: str) -> dict | JSONR
     given = request.headers.get(SECRET_HEADER, "")
     if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
         return _refuse(403, "wrong secret token", route, request)
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        return _refuse(413, "body too large", route, request)
     try:
-        payload = json.loads(raw)
-        if not isinstance(payload.get("update_id"), int):
-            raise TypeError("no integer update_id")
-    except (ValueError, TypeError, AttributeError) as exc:
-        return _refuse(400, "malformed update", route, request, repr(exc))
+        _, payload = await read_json(request)
+    except BadBody as exc:
+        return _refuse(exc.status, "body too large" if exc.status == 413 else "malformed update", route, request,
+                       exc.message)
+    if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
+        return _refuse(400, "malformed update", route, request, "no integer update_id")
     return payload
 
 

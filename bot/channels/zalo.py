@@ -11,17 +11,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import json
 import logging
 
-import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from bot.channels.inbox import EventInbox, Outbox, PermanentFailure, mask_fields
+from bot.channels.media_fetch import fetch_capped, host_matches
+from bot.channels.webhook_body import read_json
 from bot.channels.zalo_api import MAX_BUTTON_TITLE, MAX_BUTTONS, ZaloClient, ZaloSendError
-from bot.console.api import MediaUnavailable
 from bot.events import EventBus
+from bot.http_guard import BadBody
 from bot.messages import Button, Inbound, Outbound
 from bot.rasa_client import RasaUnavailable
 from bot.router import Router
@@ -30,7 +30,6 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 CHANNEL = "zalo"
 SIGNATURE_HEADER = "X-ZEvent-Signature"
-MAX_BODY = 1 << 20
 FUTURE_SKEW = dt.timedelta(minutes=5)
 WELCOME_TEXT = "xin chào"  # a new follower is greeted like a citizen saying hello
 MORE_CHOICES = "Lựa chọn khác:"
@@ -84,11 +83,12 @@ class ZaloChannel:
         await self.client.close()
 
     async def webhook(self, request: Request) -> JSONResponse:
-        raw = await request.body()
-        if len(raw) > MAX_BODY:
-            return self._reject(413, f"body of {len(raw)} bytes", request)
         try:
-            payload = json.loads(raw)
+            raw, payload = await read_json(request)
+        except BadBody as exc:
+            kind = "body too large" if exc.status == 413 else "malformed event"
+            return self._reject(exc.status, f"{kind}: {exc.message}", request)
+        try:
             timestamp = str(payload["timestamp"])
             sent_at = dt.datetime.fromtimestamp(int(timestamp) / 1000, dt.timezone.utc)
         except (ValueError, TypeError, KeyError, OverflowError) as exc:
@@ -135,14 +135,10 @@ class ZaloChannel:
         await self.outbox.deliver(user_id, handled.deliveries)
 
     async def fetch_media(self, url: str) -> tuple[bytes, str]:
-        """A photo or file a citizen sent (Zalo gives a CDN link in the signed event)."""
-        try:
-            async with httpx.AsyncClient(timeout=30, follow_redirects=True) as http:
-                response = await http.get(url)
-                response.raise_for_status()
-        except httpx.HTTPError as exc:
-            raise MediaUnavailable(str(exc)) from exc
-        return response.content, response.headers.get("content-type", "application/octet-stream")
+        """A photo or file a citizen sent: the signed event gives a link, fetched only from Zalo's
+        CDN (ZALO_MEDIA_HOSTS), redirects included, and never more than MAX_MEDIA_BYTES."""
+        return await fetch_capped(url, self.settings.max_media_bytes,
+                                  lambda hop: host_matches(hop, self.settings.zalo_media_host_list))
 
     async def send(self, user_id: str, outbound: Outbound) -> None:
         """Zalo shows at most 5 buttons under a message: further choices follow in a short one."""

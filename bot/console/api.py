@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import mimetypes
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Annotated
 
 import yaml
 from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from bot.console import auth, report
+from bot.console.media import media_response
 from bot.console.stream import ConsoleStream, message_view
 from bot.handoff.desk import volunteers_online
 from bot.handoff.service import OUTCOMES, REASONS, HandoffError, Handoffs
@@ -26,7 +30,7 @@ from bot.router import Router
 from bot.settings import Settings
 from bot.storage.db import session_scope
 from bot.storage.models import Citizen, Conversation, Handoff, HandoffNote, KnowledgeEntry, Message, Volunteer, as_utc, utcnow
-from bot.text.masking import asks_for_secret
+from bot.text.masking import asks_for_secret, mask_contacts
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")
@@ -34,6 +38,11 @@ SECRET_WARNING = ("Tin nhắn này có nhắc đến mật khẩu, mã OTP hoặ
                   "xin những thông tin này; người dân tự nhập trên máy của mình. Anh/chị kiểm tra lại trước khi gửi.")
 PREVIEW_CHARS = 140
 MediaFetcher = Callable[[str], Awaitable[tuple[bytes, str]]]
+# Ids and steps are 32-bit columns (PostgreSQL `integer`): a larger number names nothing and would
+# overflow the driver, so it is refused as invalid input instead of failing the query.
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, PathParam(ge=1, le=MAX_ROW_ID)]
+Month = Annotated[str | None, Query(pattern=r"^20\d{2}-(0[1-9]|1[0-2])$")]  # a month the report can span
 
 
 class MediaUnavailable(Exception):
@@ -61,11 +70,11 @@ class Note(BaseModel):
 
 
 class Transfer(BaseModel):
-    volunteer_id: int
+    volunteer_id: int = Field(ge=1, le=MAX_ROW_ID)
 
 
 class HandBack(BaseModel):
-    step: int | None = Field(default=None, ge=1)
+    step: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)
 
 
 class Close(BaseModel):
@@ -141,11 +150,19 @@ class Console:
                 "csrf": csrf, "outcomes": [{"key": k, "label": v} for k, v in OUTCOMES.items()],
                 "canned": self.canned}
 
-    async def login(self, body: Login) -> JSONResponse:
+    async def login(self, body: Login, request: Request) -> JSONResponse:
+        limits = request.app.state.limits
+        address = limits.client_address(request.scope)
+        # checked before hashing, so a flood against one account costs no hashes
+        if (retry_after := await limits.login_allowed(body.username, address)) is not None:
+            return JSONResponse({"error": "Dạ, đăng nhập sai quá nhiều lần, anh/chị vui lòng thử lại sau ít phút."},
+                                status_code=429, headers={"Retry-After": str(retry_after)})
+        found = await auth.authenticate(body.username, body.password)
+        if found is None:
+            await limits.login_failed(body.username, address)
+            return JSONResponse({"error": "Sai tên đăng nhập hoặc mật khẩu."}, status_code=401)
         with session_scope() as session:
-            volunteer = auth.authenticate(session, body.username, body.password)
-            if volunteer is None:
-                return JSONResponse({"error": "Sai tên đăng nhập hoặc mật khẩu."}, status_code=401)
+            volunteer = session.get(Volunteer, found.id)
             token, csrf = auth.open_session(session, volunteer, self.settings.console_session_hours)
             response = JSONResponse(self._profile(volunteer, csrf))
         response.set_cookie(auth.COOKIE, token, max_age=int(self.settings.console_session_hours * 3600),
@@ -192,19 +209,19 @@ class Console:
         holder = session.get(Volunteer, handoff.volunteer_id) if handoff.volunteer_id else None
         return {"id": handoff.id, "channel": handoff.channel, "reason": handoff.reason,
                 "reason_label": REASONS.get(handoff.reason, handoff.reason),
-                "preview": (last.text[:PREVIEW_CHARS] if last else ""), "waiting_s": _seconds_since(handoff.requested_at),
+                "preview": (mask_contacts(last.text)[:PREVIEW_CHARS] if last else ""), "waiting_s": _seconds_since(handoff.requested_at),
                 "procedure_title": entry.title if entry else None, "left_question": handoff.left_question,
                 "volunteer_name": holder.display_name if holder else None}
 
     async def events(self, request: Request) -> StreamingResponse:
         with session_scope() as session:
             principal = auth.principal_of(session, request)
-        return StreamingResponse(self.stream.events(principal.volunteer_id, principal.can("staff")),
+        return StreamingResponse(self.stream.events(principal.volunteer_id, principal.can("staff"), principal.csrf),
                                  media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
     # -- one handoff ------------------------------------------------------------------------------
 
-    async def handoff(self, handoff_id: int, request: Request) -> dict:
+    async def handoff(self, handoff_id: RowId, request: Request) -> dict:
         with session_scope() as session:
             principal = auth.principal_of(session, request)
             handoff = self._visible(session, handoff_id, principal)
@@ -240,9 +257,9 @@ class Console:
                 "notes": [{"author": name, "text": note.text, "at": as_utc(note.created_at).isoformat()} for note, name in notes],
                 "channel_window": channel_window(session, handoff)}
 
-    async def media(self, message_id: int, request: Request) -> Response:
+    async def media(self, message_id: RowId, request: Request) -> Response:
         """A photo or file the citizen sent, fetched from their channel for the volunteer who may
-        see the conversation; never cached by the browser."""
+        see the conversation; the channel's content type only names the download (bot.console.media)."""
         with session_scope() as session:
             principal = auth.principal_of(session, request)
             message = session.get(Message, message_id)
@@ -261,15 +278,15 @@ class Console:
         except MediaUnavailable as exc:
             log.warning("media of message %d unavailable: %s", message_id, exc)
             raise HTTPException(502, "Không tải được tệp từ kênh của người dân, anh/chị thử lại sau.") from exc
-        return Response(content, media_type=content_type,
-                        headers={"Cache-Control": "no-store", "Content-Disposition": "inline"})
+        extension = mimetypes.guess_extension(content_type.split(";")[0].strip()) or ".bin"
+        return media_response(content, f"tệp-{message_id}{extension}")
 
-    async def claim(self, handoff_id: int, request: Request) -> dict:
+    async def claim(self, handoff_id: RowId, request: Request) -> dict:
         principal = self._principal(request)
         await self._act(self.handoffs.claim(handoff_id, principal.volunteer_id))
         return await self.handoff(handoff_id, request)
 
-    async def send(self, handoff_id: int, body: Reply, request: Request) -> JSONResponse:
+    async def send(self, handoff_id: RowId, body: Reply, request: Request) -> JSONResponse:
         principal = self._principal(request)
         if asks_for_secret(body.text) and not body.confirm:
             return JSONResponse({"warning": SECRET_WARNING, "needs_confirm": True}, status_code=409)
@@ -288,42 +305,42 @@ class Console:
                 return JSONResponse({"error": NOT_DELIVERED.format(channel=channel.capitalize())}, status_code=502)
             return JSONResponse({"message": message_view(message)})
 
-    async def note(self, handoff_id: int, body: Note, request: Request) -> dict:
+    async def note(self, handoff_id: RowId, body: Note, request: Request) -> dict:
         with session_scope() as session:
             principal = auth.principal_of(session, request)
             self._visible(session, handoff_id, principal)
             note = self.handoffs.add_note(session, handoff_id, principal.volunteer_id, body.text.strip())
             return {"note": {"author": principal.name, "text": note.text, "at": as_utc(note.created_at).isoformat()}}
 
-    async def transfer(self, handoff_id: int, body: Transfer, request: Request) -> dict:
+    async def transfer(self, handoff_id: RowId, body: Transfer, request: Request) -> dict:
         principal = self._principal(request)
         await self._act(self.handoffs.transfer(handoff_id, principal.volunteer_id, body.volunteer_id))
         return {"ok": True}
 
-    async def release(self, handoff_id: int, request: Request) -> dict:
+    async def release(self, handoff_id: RowId, request: Request) -> dict:
         principal = self._principal(request)
         await self._act(self.handoffs.release(handoff_id, principal.volunteer_id))
         return {"ok": True}
 
-    async def hand_back(self, handoff_id: int, body: HandBack, request: Request) -> dict:
+    async def hand_back(self, handoff_id: RowId, body: HandBack, request: Request) -> dict:
         principal = self._principal(request)
         await self._act(self.handoffs.hand_back(handoff_id, principal.volunteer_id, body.step))
         return {"ok": True}
 
-    async def close(self, handoff_id: int, body: Close, request: Request) -> dict:
+    async def close(self, handoff_id: RowId, body: Close, request: Request) -> dict:
         principal = self._principal(request)
         await self._act(self.handoffs.close(handoff_id, principal.volunteer_id, body.outcome))
         return {"ok": True}
 
     # -- report ---------------------------------------------------------------------------------
 
-    async def report_page(self, request: Request, month: str | None = Query(default=None, pattern=r"^\d{4}-\d{2}$")) -> Response:
+    async def report_page(self, request: Request, month: Month = None) -> Response:
         self._principal(request, "staff")
         with session_scope() as session:
             month = month or report.this_month()
             return Response(report.html(report.activity(session, month), month), media_type="text/html")
 
-    async def report_csv(self, request: Request, month: str | None = Query(default=None, pattern=r"^\d{4}-\d{2}$")) -> Response:
+    async def report_csv(self, request: Request, month: Month = None) -> Response:
         self._principal(request, "staff")
         month = month or report.this_month()
         with session_scope() as session:

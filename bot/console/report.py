@@ -78,7 +78,7 @@ def html(rows: list[Activity], month: str) -> str:
     head = "".join(f"<th>{c}</th>" for c in COLUMNS)
     return f"""<!doctype html><html lang="vi"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>Báo cáo hoạt động {month}</title>
-<link rel="stylesheet" href="/console/static/console.css"></head>
+<link rel="icon" href="data:,"><link rel="stylesheet" href="/console/static/console.css"></head>
 <body class="report"><h1>Báo cáo hoạt động tình nguyện viên — tháng {month}</h1>
 <form method="get"><label>Tháng <input name="month" type="month" value="{month}"></label> <button>Xem</button>
 <a href="/console/api/report.csv?month={month}">Tải CSV</a> · <a href="/console">Về bảng điều khiển</a></form>

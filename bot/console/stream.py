@@ -1,17 +1,22 @@
 """Live console updates as server-sent events: a listener of handoff changes and of messages in
 conversations people hold. Queue changes go to every console; message texts only to the
-volunteer holding that conversation (and staff)."""
+volunteer holding that conversation (and staff). A stream lives only as long as the console session
+that opened it: it re-checks the session before each event and at each heartbeat (logout or a
+disabled account, whichever replica or command did it) and ends at the session's expiry."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
+
 from bot.events import EventBus, HandoffChanged, InboundStored, OutboundReady
 from bot.handoff.service import Handoffs
 from bot.storage.db import session_scope
-from bot.storage.models import Message, as_utc
+from bot.storage.models import ConsoleSession, Message, Volunteer, as_utc, utcnow
 
 
 def message_view(message: Message) -> dict:
@@ -21,33 +26,57 @@ def message_view(message: Message) -> dict:
     return view
 
 
+def session_ends_at(volunteer_id: int, csrf: str) -> dt.datetime | None:
+    """When the console session with this CSRF token expires, or None once it is closed (logout)
+    or its account disabled. The CSRF token is unique per session; one indexed read."""
+    with session_scope() as session:
+        expires_at = session.scalar(
+            select(ConsoleSession.expires_at).join(Volunteer, Volunteer.id == ConsoleSession.volunteer_id)
+            .where(ConsoleSession.volunteer_id == volunteer_id, ConsoleSession.csrf == csrf,
+                   Volunteer.active.is_(True)))
+    return as_utc(expires_at) if expires_at else None
+
+
+def _frame(name: str, data: dict) -> str:
+    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
 @dataclass(eq=False)
 class Subscriber:
     volunteer_id: int
     sees_all: bool  # staff and admins supervise every conversation
+    csrf: str  # identifies the console session the stream belongs to
     queue: asyncio.Queue = field(default_factory=asyncio.Queue)
+
+    def seconds_left(self) -> float:
+        """Until the session expires; 0 when it has ended."""
+        ends_at = session_ends_at(self.volunteer_id, self.csrf)
+        return (ends_at - utcnow()).total_seconds() if ends_at else 0.0
 
 
 class ConsoleStream:
-    def __init__(self, bus: EventBus, heartbeat_s: float = 15.0):
-        self.heartbeat_s = heartbeat_s
+    def __init__(self, bus: EventBus, heartbeat_s: float = 5.0):
+        self.heartbeat_s = heartbeat_s  # also how soon a logout elsewhere closes the stream
         self._subscribers: set[Subscriber] = set()
         bus.subscribe(HandoffChanged, self._on_handoff, live_view=True)
         bus.subscribe(InboundStored, self._on_message, live_view=True)
         bus.subscribe(OutboundReady, self._on_message, live_view=True)
 
-    async def events(self, volunteer_id: int, sees_all: bool) -> AsyncIterator[str]:
-        subscriber = Subscriber(volunteer_id, sees_all)
+    async def events(self, volunteer_id: int, sees_all: bool, csrf: str) -> AsyncIterator[str]:
+        """Ends (the response completes) once the session has ended; nothing is sent after."""
+        subscriber = Subscriber(volunteer_id, sees_all, csrf)
         self._subscribers.add(subscriber)
         try:
             yield ": connected\n\n"
-            while True:
+            seconds_left = subscriber.seconds_left()
+            while seconds_left > 0:
                 try:
-                    name, data = await asyncio.wait_for(subscriber.queue.get(), self.heartbeat_s)
+                    event = await asyncio.wait_for(subscriber.queue.get(), min(self.heartbeat_s, seconds_left))
                 except asyncio.TimeoutError:
-                    yield ": keep-alive\n\n"
-                    continue
-                yield f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+                    event = None
+                seconds_left = subscriber.seconds_left()  # checked before anything is sent
+                if seconds_left > 0:
+                    yield ": keep-alive\n\n" if event is None else _frame(*event)
         finally:
             self._subscribers.discard(subscriber)
 

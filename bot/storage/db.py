@@ -1,7 +1,8 @@
 """Engine and sessions. SQLite (embedded default) gets WAL and a busy timeout so the gateway and
-the action server can share the file."""
+the action server can share the file; its files are readable by their owner only."""
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -15,9 +16,24 @@ from bot.settings import get_settings
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
+def private_sqlite_file(url: str) -> Path | None:
+    """Create a SQLite URL's file (and its folder) for its owner only: 0600 in a 0700 folder.
+    SQLite gives the -wal and -shm files the database file's mode. None for an in-memory URL."""
+    name = url.split(":///", 1)[1] if ":///" in url else ""
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    path = Path(name)
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    if path.stat().st_uid == os.getuid():  # an older installation's file, made world-readable
+        path.chmod(0o600)
+    return path
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite_file(url)
         engine = create_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")

@@ -18,6 +18,11 @@ def as_utc(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
+# SQLite hands a deleted row's id to the next row unless the table is AUTOINCREMENT; these ids reach
+# links (console, media, rating buttons) or other rows, so an old one must never name someone else's.
+NEVER_REUSED_IDS = {"sqlite_autoincrement": True}
+
+
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, dt.datetime: DateTime(timezone=True)}
 
@@ -33,7 +38,7 @@ class Owner(str, enum.Enum):
 
 class Citizen(Base):
     __tablename__ = "citizens"
-    __table_args__ = (UniqueConstraint("channel", "channel_user_id"),)
+    __table_args__ = (UniqueConstraint("channel", "channel_user_id"), NEVER_REUSED_IDS)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(20))
@@ -44,6 +49,7 @@ class Citizen(Base):
 
 class Conversation(Base):
     __tablename__ = "conversations"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(primary_key=True)
     citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"), index=True)
@@ -61,12 +67,15 @@ class Message(Base):
 
     __tablename__ = "messages"
     __table_args__ = (
-        UniqueConstraint("channel", "direction", "channel_message_id", name="uq_message_channel_id"),
+        # A channel's message id is the citizen's: another citizen reusing it writes a new message.
+        UniqueConstraint("citizen_id", "direction", "channel_message_id", name="uq_message_citizen_id"),
         Index("ix_messages_conversation_created", "conversation_id", "id"),
+        NEVER_REUSED_IDS,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    citizen_id: Mapped[int | None] = mapped_column(ForeignKey("citizens.id", name="fk_messages_citizen_id"))  # inbound
     direction: Mapped[str] = mapped_column(String(3))  # "in" | "out"
     channel: Mapped[str] = mapped_column(String(20))
     channel_message_id: Mapped[str | None] = mapped_column(String(128))
@@ -208,7 +217,7 @@ class Handoff(Base):
     (owner bot), closed, or cancelled by the citizen while waiting."""
 
     __tablename__ = "handoffs"
-    __table_args__ = (Index("ix_handoffs_status_requested", "status", "requested_at"),)
+    __table_args__ = (Index("ix_handoffs_status_requested", "status", "requested_at"), NEVER_REUSED_IDS)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
@@ -255,14 +264,18 @@ class HandoffNote(Base):
 
 
 class TelegramNotice(Base):
-    """A volunteer notification sent on Telegram, kept to take its "Nhận" button away later."""
+    """A volunteer notification sent on Telegram (it quotes the citizen), kept until it is edited
+    to a neutral text: when its handoff ends, or once marked `neutralise` (the citizen's data
+    deleted, which detaches it from the handoff, or retention)."""
 
     __tablename__ = "telegram_notices"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id"), index=True)
+    handoff_id: Mapped[int | None] = mapped_column(ForeignKey("handoffs.id"), index=True)
+    handoff_number: Mapped[int] = mapped_column(Integer)  # the "#N" the notice shows, kept when detached
     chat_id: Mapped[str] = mapped_column(String(32))
     message_id: Mapped[int] = mapped_column(Integer)
+    neutralise: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

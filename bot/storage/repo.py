@@ -6,13 +6,13 @@ import secrets
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.messages import Button, Inbound, Outbound
 from bot.storage.models import (
-    ButtonKey, ChannelEvent, Citizen, Conversation, GuideEvent, Message, Turn, as_utc, utcnow,
+    ButtonKey, ChannelEvent, Citizen, Conversation, GuideEvent, Message, Owner, Turn, as_utc, utcnow,
 )
 
 BUTTON_KEY_PREFIX = "b_"
@@ -48,13 +48,19 @@ def new_conversation(session: Session, citizen_id: int) -> Conversation:
     return conversation
 
 
+def close_if_bot_holds(session: Session, conversation_id: int) -> None:
+    """Close a conversation the bot holds (one a volunteer claimed meanwhile stays theirs)."""
+    session.execute(update(Conversation).where(Conversation.id == conversation_id, Conversation.owner == Owner.bot)
+                    .values(owner=Owner.closed))
+
+
 def record_inbound(
     session: Session, conversation: Conversation, inbound: Inbound, text: str, masked: Iterable[str]
 ) -> int | None:
     """Store an inbound message and return its id; None when the channel already delivered this
-    message id."""
+    message id from this citizen (in any of their conversations)."""
     store = insert(Message).values(
-        conversation_id=conversation.id, direction="in", channel=inbound.channel,
+        conversation_id=conversation.id, citizen_id=conversation.citizen_id, direction="in", channel=inbound.channel,
         channel_message_id=inbound.message_id, author="citizen", text=text, masked=sorted(masked),
         status="received", media={"kind": inbound.media, "ref": inbound.media_ref} if inbound.media else None,
     ).returning(Message.id)
@@ -67,26 +73,24 @@ def record_inbound(
         return None
 
 
-def find_inbound(session: Session, channel: str, channel_message_id: str) -> Message | None:
+def find_inbound(session: Session, citizen_id: int, channel_message_id: str) -> Message | None:
+    """The citizen's own earlier message with this channel id: another citizen's is never theirs."""
     return session.scalar(
         select(Message).where(
-            Message.channel == channel, Message.direction == "in", Message.channel_message_id == channel_message_id
+            Message.citizen_id == citizen_id, Message.direction == "in", Message.channel_message_id == channel_message_id
         )
     )
 
 
 def replies_to(session: Session, inbound: Message) -> list[Message]:
-    """The bot's replies stored after an inbound message, up to the citizen's next message."""
-    later = session.scalars(
-        select(Message).where(Message.conversation_id == inbound.conversation_id, Message.id > inbound.id)
+    """The bot's replies stored after an inbound message, up to the citizen's next message (read
+    alone: a retry of an early message must not read the rest of a long conversation)."""
+    same_conversation = (Message.conversation_id == inbound.conversation_id, Message.id > inbound.id)
+    next_inbound = select(func.min(Message.id)).where(*same_conversation, Message.direction == "in").scalar_subquery()
+    return list(session.scalars(
+        select(Message).where(*same_conversation, or_(next_inbound.is_(None), Message.id < next_inbound))
         .order_by(Message.id)
-    )
-    replies = []
-    for message in later:
-        if message.direction == "in":
-            break
-        replies.append(message)
-    return replies
+    ))
 
 
 def pending_outbound(session: Session, channel: str, user_id: str) -> list[Message]:

@@ -10,9 +10,11 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
-    """Debian's Chromium driven by Playwright (no browser download)."""
+    """Debian's Chromium driven by Playwright (no browser download). Closed after the browser
+    tests: Playwright's sync API keeps an event loop running in the main thread while it lives,
+    which would break every later test that calls asyncio.run."""
     from playwright.sync_api import sync_playwright
 
     executable = shutil.which("chromium")

@@ -620,7 +620,8 @@ class FakeTelegramAPI:
     """A Bot API server on 127.0.0.1 for one bot, serving from its own thread and event loop.
 
     Tests register the chats and users that exist, point the bot at `base_url`, and drive and inspect the exchange
-    with the helpers (`calls`, `wait_for_call`, `sent_messages`, `make_*_update`, `push_update`, `fail_next`).
+    with the helpers (`calls`, `timed_calls`, `wait_for_call`, `sent_messages`, `make_*_update`, `push_update`,
+    `fail_next`).
     """
 
     def __init__(self, token: str = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11",
@@ -644,6 +645,7 @@ class FakeTelegramAPI:
         # whenever a call is recorded.
         self._lock = threading.Condition()
         self._calls: list[tuple[str, dict]] = []
+        self._call_times: list[float] = []  # time.monotonic() when each call was answered, beside _calls
         self._files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content)
         self._users: dict[int, dict] = {}
         self._chats: dict[int, dict] = {}
@@ -789,6 +791,12 @@ class FakeTelegramAPI:
         with self._lock:
             return list(self._calls)
 
+    def timed_calls(self, method: str, predicate: Callable[[dict], bool] | None = None) -> list[tuple[float, dict]]:
+        """(time.monotonic() when it was answered, params) of each call of `method` (matching `predicate`)."""
+        with self._lock:
+            return [(at, params) for at, (name, params) in zip(self._call_times, self._calls)
+                    if name.lower() == method.lower() and (predicate is None or predicate(params))]
+
     def sent_messages(self, chat_id: int | None = None) -> list[dict]:
         """Messages the bot sent (in their current state, edits included), in sending order."""
         with self._lock:
@@ -889,6 +897,11 @@ class FakeTelegramAPI:
 
     # -- Helpers (called with the lock held)
 
+    def _record(self, method: str, params: dict) -> None:
+        self._calls.append((method, params))
+        self._call_times.append(time.monotonic())
+        self._lock.notify_all()
+
     def _user(self, user_id: int) -> dict:
         if user_id not in self._users:
             raise ValueError(f"unknown user {user_id}; add_user first")
@@ -983,8 +996,7 @@ class FakeTelegramAPI:
                 if outage is not None:
                     outages.remove(outage)
                     status = outage[0]
-                    self._calls.append((method, params))
-                    self._lock.notify_all()
+                    self._record(method, params)
                     return web.Response(status=status, content_type="text/html",
                                         text=f"<html><body><h1>{status} Bad Gateway</h1></body></html>")
                 try:
@@ -996,8 +1008,7 @@ class FakeTelegramAPI:
                         raise _ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after)
                     result = handler(params)
                 finally:
-                    self._calls.append((method, params))
-                    self._lock.notify_all()
+                    self._record(method, params)
             if asyncio.iscoroutine(result):  # a getUpdates long poll, which waits without the lock
                 result = await result
         except _ApiError as error:

@@ -153,6 +153,25 @@ def test_fail_next_answers_429_then_recovers(fake):
     assert seconds == 7
     assert message.message_id == 1  # the throttled call sent nothing
     assert [method for method, _ in fake.calls].count("sendMessage") == 2
+    (first_at, _), (second_at, _) = fake.timed_calls("sendMessage")
+    assert first_at <= second_at and fake.timed_calls("sendmessage", lambda p: p["text"] == "Khác") == []
+
+
+def test_edit_message_text_is_throttled_like_any_method(fake):
+    fake.fail_next("editMessageText", retry_after=5)
+
+    async def scenario(bot):
+        sent = await bot.send_message(USER, "Yêu cầu hỗ trợ #1")
+        with pytest.raises(RetryAfter):
+            await bot.edit_message_text("Yêu cầu hỗ trợ #1 đã kết thúc.", USER, sent.message_id)
+        await bot.edit_message_text("Yêu cầu hỗ trợ #1 đã kết thúc.", USER, sent.message_id)
+        with pytest.raises(BadRequest, match="not modified"):
+            await bot.edit_message_text("Yêu cầu hỗ trợ #1 đã kết thúc.", USER, sent.message_id)
+        return sent.message_id
+
+    message_id = with_bot(fake, scenario)
+    assert fake.message(USER, message_id)["text"] == "Yêu cầu hỗ trợ #1 đã kết thúc."
+    assert len(fake.timed_calls("editMessageText")) == 3
 
 
 def test_callback_query_is_answered_once(fake):

@@ -137,3 +137,13 @@ def test_access_tokens_expire_after_their_lifetime():
         access, refresh_token = fake.issue_tokens()
         assert send(fake, access, text_to(USER, "x")).json()["error"] == -216
         assert refresh(fake, refresh_token).json()["expires_in"] == "0"
+
+
+def test_cdn_links_serve_files_redirects_and_streams(fake):
+    url = fake.add_file("a.jpg", b"\xff\xd8jpeg", "image/jpeg")
+    assert httpx.get(url).content == b"\xff\xd8jpeg"
+    moved = httpx.get(fake.add_redirect("b.jpg", url))
+    assert moved.status_code == 302 and moved.headers["location"] == url
+    streamed = httpx.get(fake.add_stream("c.jpg", 200_000))
+    assert "content-length" not in streamed.headers and len(streamed.content) == 200_000
+    assert fake.streamed("c.jpg") == 200_000

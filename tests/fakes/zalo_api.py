@@ -20,6 +20,9 @@ Implemented:
   ``{"error": <-14xxx>, "error_name", "error_description"}``. Zalo's individual OAuth codes are not published in a
   form we could verify: the codes here are placeholders in Zalo's -14xxx range.
 
+* ``GET /cdn/<name>``: the CDN links of media events: files (``add_file``), a 302 to elsewhere (``add_redirect``)
+  and large chunked bodies without Content-Length (``add_stream``).
+
 Not implemented: the authorization-code grant, other message types (media, lists, files, templates with a
 template_type), quotas, message ids of replies, and any other endpoint (404).
 """
@@ -115,6 +118,9 @@ class FakeZaloAPI:
         self._broken: list[int] = []  # HTTP statuses for the next messages
         self._messages: list[dict] = []
         self._files: dict[str, tuple[bytes, str]] = {}  # CDN name -> (content, content type)
+        self._redirects: dict[str, str] = {}  # CDN name -> where it redirects
+        self._streams: dict[str, tuple[int, str]] = {}  # CDN name -> (size, content type), served chunked
+        self._streamed: dict[str, int] = {}  # CDN name -> bytes written so far
         self._message_calls = 0
         self._refresh_calls = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -175,6 +181,24 @@ class FakeZaloAPI:
         with self._lock:
             self._files[name] = (content, content_type)
         return f"{self.base_url}/cdn/{name}"
+
+    def add_redirect(self, name: str, location: str) -> str:
+        """A CDN link that answers 302 to `location` (a CDN would redirect to another of its hosts)."""
+        with self._lock:
+            self._redirects[name] = location
+        return f"{self.base_url}/cdn/{name}"
+
+    def add_stream(self, name: str, size: int, content_type: str = "image/jpeg") -> str:
+        """A CDN link serving `size` bytes chunked, with no Content-Length; `streamed(name)` tells
+        how many the server got to write before the client stopped reading."""
+        with self._lock:
+            self._streams[name] = (size, content_type)
+            self._streamed[name] = 0
+        return f"{self.base_url}/cdn/{name}"
+
+    def streamed(self, name: str) -> int:
+        with self._lock:
+            return self._streamed[name]
 
     def add_user(self, user_id: str, last_interaction: dt.datetime | None = None) -> None:
         """A citizen the OA knows; `last_interaction` (default now) opens the 7-day window. Call again to move it."""
@@ -258,12 +282,32 @@ class FakeZaloAPI:
                 raise TimeoutError(f"no matching message to {user_id} within {timeout} s")
             return dict(found)
 
-    async def _cdn(self, request: web.Request) -> web.Response:
+    async def _cdn(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
         with self._lock:
-            found = self._files.get(request.match_info["name"])
+            found, redirect, stream = self._files.get(name), self._redirects.get(name), self._streams.get(name)
+        if redirect is not None:
+            raise web.HTTPFound(redirect)
+        if stream is not None:
+            return await self._stream(request, name, *stream)
         if found is None:
             return web.Response(status=404, text="Not Found")
         return web.Response(body=found[0], content_type=found[1])
+
+    async def _stream(self, request: web.Request, name: str, size: int, content_type: str) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": content_type})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        chunk = b"\0" * 65536
+        try:
+            for start in range(0, size, len(chunk)):
+                await response.write(chunk[:size - start])
+                with self._lock:
+                    self._streamed[name] += min(len(chunk), size - start)
+            await response.write_eof()
+        except ConnectionError:  # the client stopped reading
+            pass
+        return response
 
     # -- Handlers
 

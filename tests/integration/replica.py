@@ -19,7 +19,8 @@ from tests.ports import free_port
 class Replica:
     def __init__(self, settings: Settings | None = None):
         self.app = create_app(settings)
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=free_port(), log_level="warning"))
+        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=free_port(), log_level="warning",
+                                                   proxy_headers=False))  # the app resolves X-Forwarded-For itself
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=lambda: self.loop.run_until_complete(self.server.serve()), daemon=True)
         self.url = f"http://127.0.0.1:{self.server.config.port}"
@@ -50,9 +51,9 @@ class EventStream(threading.Thread):
     """Reads a server-sent-events stream into a list of timed events; `wait_for` and `arrival`
     block until a matching one has come."""
 
-    def __init__(self, url: str, client: httpx.Client | None = None):
+    def __init__(self, url: str, client: httpx.Client | None = None, headers: dict[str, str] | None = None):
         super().__init__(daemon=True)
-        self.url, self.client = url, client
+        self.url, self.client, self.headers = url, client, headers
         self.connected = threading.Event()
         self.events: list[Event] = []
         self._changed = threading.Condition()
@@ -65,7 +66,7 @@ class EventStream(threading.Thread):
 
     def _read(self, client: httpx.Client) -> None:
         name = "message"
-        with client.stream("GET", self.url, timeout=None) as response:
+        with client.stream("GET", self.url, headers=self.headers, timeout=None) as response:
             for line in response.iter_lines():
                 if line == ": connected":
                     self.connected.set()

@@ -38,15 +38,19 @@ def test_nobody_online_is_told_honestly_leaves_a_question_and_gets_the_answer_la
     assert citizen.handoff().left_question and citizen.handoff().reason == "citizen_request"
     kept = citizen.say("Tôi nộp hồ sơ khai sinh rồi mà chưa thấy kết quả, số CCCD của tôi là 079123456789")
     assert "ghi lại tin nhắn" in texts(kept) and "đừng gửi" in texts(kept)  # kept, and warned about the ID number
-    assert citizen.say("Anh chị trả lời giúp tôi nhé") == []  # told once; the bot says nothing else
+    contact = "Anh chị trả lời giúp tôi nhé, số tôi 0912 345 678, mail lan.nguyen@example.com"
+    assert citizen.say(contact) == []  # told once; the bot says nothing else
 
     lan = Console(replica.url, "Lan")
     waiting = next(h for h in lan.queue()["queued"] if h["id"] == citizen.handoff().id)
-    assert waiting["left_question"] and waiting["preview"] == "Anh chị trả lời giúp tôi nhé"
+    # the queue's preview hides contacts; the volunteer who takes the conversation sees them
+    assert waiting["left_question"] and waiting["preview"].startswith("Anh chị trả lời giúp tôi nhé")
+    assert "0912" not in waiting["preview"] and "example.com" not in waiting["preview"]
     claimed = lan.post(f"/console/api/handoffs/{waiting['id']}/claim")
     assert claimed.status_code == 200
     shown = [m["text"] for m in claimed.json()["handoff"]["messages"]]
     assert any("[số định danh đã ẩn]" in t for t in shown) and not any("079123456789" in t for t in shown)
+    assert contact in shown
     citizen.inbox.wait_for(lambda m: m["text"] == "Dạ, tình nguyện viên Lan đang hỗ trợ anh/chị.")
     assert lan.send(waiting["id"], "Dạ, hồ sơ khai sinh thường có kết quả sau 1 ngày làm việc.").status_code == 200
     answer = citizen.inbox.wait_for(lambda m: m["author"] == "volunteer")

@@ -41,7 +41,8 @@ def zalo():
 def replica(stack, zalo):
     settings = get_settings().model_copy(update={
         "zalo_app_id": zalo.app_id, "zalo_app_secret": zalo.app_secret, "zalo_oa_secret": OA_SECRET,
-        "zalo_api_url": zalo.base_url, "zalo_oauth_url": zalo.base_url})
+        "zalo_api_url": zalo.base_url, "zalo_oauth_url": zalo.base_url,
+        "zalo_media_hosts": "127.0.0.1"})  # the fake's CDN links are local
     with Replica(settings) as running:
         yield running
 
