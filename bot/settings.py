@@ -85,7 +85,9 @@ class Settings(BaseSettings):
     rate_limit_new_conversations: int = Field(default=60, ge=1)  # web conversations opened a minute per address
     login_max_failures: int = Field(default=10, ge=1)  # failed logins per account and address in 15 minutes
     trusted_proxies: str = "127.0.0.1,::1"  # peers whose X-Forwarded-For names the client
-    password_hash_concurrency: int = Field(default=2, ge=1)  # Argon2 hashes at once, off the event loop
+    # Argon2 hashes at once, off the event loop (one takes about 0.2 s of CPU: a login flood must
+    # leave the other core to citizens)
+    password_hash_concurrency: int = Field(default=1, ge=1)
     max_body_bytes: int = Field(default=65536, ge=1024)  # JSON bodies of every route but /api/chat
     session_secret: str = ""  # signs web conversation ids; default: a random key kept in var/session_secret
     actions_secret: str = ""  # Rasa → action server; default: a random key kept in var/actions_secret

@@ -33,7 +33,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
 KEEP_LATEST = 10_000  # conversations whose latest turn is kept in memory
-KEEP_TURNS = 20  # turns of a long session read back into the tracker
+KEEP_TURNS = 10  # turns of a long session read back into the tracker (memoization looks at 5)
 STORED = "_gateway_stored_events"  # on a tracker: how many of its events are in the database
 
 # Rasa's "latest session": the events from the newest `session_started` on, or all of them if the
@@ -58,14 +58,22 @@ _BEFORE_TAIL = "FROM events WHERE sender_id = :sender AND id > :reset AND id < :
 # reset of all slots), the latest active loop and pause or resume. Slot events keep their slot's
 # name in `action_name`, as Rasa stores them.
 STATE_BEFORE_TAIL = sa.text(f"""
-    SELECT data FROM events WHERE sender_id = :sender AND (id = :reset OR id IN (
+    SELECT data FROM events WHERE id = :reset OR id IN (
         SELECT max(id) {_BEFORE_TAIL} = 'slot' AND id > (
             SELECT coalesce(max(id), :reset) {_BEFORE_TAIL} = 'reset_slots')
         GROUP BY action_name
         UNION SELECT max(id) {_BEFORE_TAIL} = 'active_loop'
-        UNION SELECT max(id) {_BEFORE_TAIL} IN ('pause', 'resume')))
+        UNION SELECT max(id) {_BEFORE_TAIL} IN ('pause', 'resume'))
     ORDER BY id
 """)
+
+
+# Every bounded read asks for one sender's events of one kind (and action or slot name) by id; Rasa
+# indexes only sender_id, so each read scanned the whole conversation. (The ids read are the
+# sender's own, so the outer query of STATE_BEFORE_TAIL needs no sender filter.)
+EVENTS_BY_KIND_INDEXES = [sa.text(f"CREATE INDEX IF NOT EXISTS {name} ON events ({columns})") for name, columns in (
+    ("ix_events_sender_kind", "sender_id, type_name, id"),
+    ("ix_events_sender_kind_name", "sender_id, type_name, action_name, id"))]
 
 
 def _latest_session_of(sender_id: Text) -> Dict[Text, Any]:
@@ -98,6 +106,9 @@ class GatewaySQLTrackerStore(SQLTrackerStore):
             event.listen(self.engine, "connect", self._sqlite_pragmas)
             self.sessionmaker = sessionmaker(bind=self.engine)
         self._insert_event = self.SQLEvent.__table__.insert()
+        with self.engine.begin() as connection:
+            for index in EVENTS_BY_KIND_INDEXES:
+                connection.execute(index)
 
     @staticmethod
     def _sqlite_pragmas(connection: Any, _record: Any) -> None:
