@@ -37,15 +37,20 @@ def _tracker_engine() -> Engine:
 
 def _delete_tracker_events(sender_ids: list[str], before: float | None = None) -> int:
     engine = _tracker_engine()
-    with engine.begin() as connection:
-        if not engine.dialect.has_table(connection, "events"):
-            return 0
-        if before is not None:
-            return connection.execute(text("DELETE FROM events WHERE timestamp < :t"), {"t": before}).rowcount
-        total = 0
-        for sender in sender_ids:
-            total += connection.execute(text("DELETE FROM events WHERE sender_id = :s"), {"s": sender}).rowcount
-        return total
+    try:
+        with engine.begin() as connection:
+            if not engine.dialect.has_table(connection, "events"):
+                return 0
+            if before is not None:
+                return connection.execute(text("DELETE FROM events WHERE timestamp < :t"), {"t": before}).rowcount
+            total = 0
+            for sender in sender_ids:
+                total += connection.execute(text("DELETE FROM events WHERE sender_id = :s"), {"s": sender}).rowcount
+            return total
+    finally:
+        # Rasa's database belongs to another process: keep no idle connection to it between purges
+        # (one kept open here was seen to hide a later change of a SQLite file from Rasa).
+        engine.dispose()
 
 
 def _delete_conversations(session: Session, conversation_ids: list[int]) -> None:
