@@ -13,7 +13,7 @@ from bot.settings import get_settings
 from bot.storage.db import session_scope
 from bot.storage.models import Citizen, Conversation, Message, Owner, Volunteer
 from tests.integration.conftest import texts
-from tests.integration.people import ASK_HUMAN, Console, WebCitizen, bearer, open_conversation
+from tests.integration.people import Console, WebCitizen, bearer, open_conversation
 from tests.integration.replica import EventStream, Replica
 
 
