@@ -10,6 +10,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from bot.admin.api import STATIC as ADMIN_STATIC
+from bot.admin.api import admin_routes
+from bot.admin.context import AdminContext
 from bot.announcer import CitizenAnnouncer
 from bot.channels.disabled import disabled_webhook
 from bot.channels.telegram import TelegramChannel
@@ -111,12 +114,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(web.routes)
     app.include_router(console.routes)
+    app.include_router(admin_routes(AdminContext(bus, rasa, settings)))
     app.include_router(health_routes(rasa, metrics, settings))
     app.include_router(telegram.routes if telegram else disabled_webhook("telegram"))
     app.include_router(zalo.routes if zalo else disabled_webhook("zalo"))
     app.include_router(volunteer_telegram.routes if volunteer_telegram else disabled_webhook("telegram-volunteers"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC), name="console-static")
+    app.mount("/admin/static", StaticFiles(directory=ADMIN_STATIC), name="admin-static")
     # outermost last: headers on every answer, then per-address limits, then body size, then JSON
     app.add_middleware(JsonGuard)
     app.add_middleware(BodyCap, default_cap=settings.max_body_bytes,

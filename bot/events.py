@@ -58,6 +58,14 @@ class CitizenDataDeleted:
     user_id: str
 
 
+@dataclass(frozen=True)
+class KnowledgeChanged:
+    """A knowledge entry (a procedure, `_offices` or `_canned`) was published at `revision`."""
+
+    slug: str
+    revision: int
+
+
 Listener = Callable[[object], Awaitable[None]]
 
 

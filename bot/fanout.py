@@ -16,13 +16,13 @@ from contextlib import suppress
 
 import redis.asyncio as redis
 
-from bot.events import EventBus, HandoffChanged, InboundStored, OutboundReady
+from bot.events import EventBus, HandoffChanged, InboundStored, KnowledgeChanged, OutboundReady
 from bot.messages import Button, Outbound
 from bot.text.masking import mask_contacts
 
 log = logging.getLogger(__name__)
 TOPIC = "bot:live-events"
-FANNED_OUT = {cls.__name__: cls for cls in (OutboundReady, InboundStored, HandoffChanged)}
+FANNED_OUT = {cls.__name__: cls for cls in (OutboundReady, InboundStored, HandoffChanged, KnowledgeChanged)}
 
 
 def encode(origin: str, event: object) -> str:

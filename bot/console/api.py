@@ -147,7 +147,7 @@ class Console:
 
     def _profile(self, volunteer: Volunteer, csrf: str) -> dict:
         return {"id": volunteer.id, "name": volunteer.display_name, "role": volunteer.role, "online": volunteer.online,
-                "csrf": csrf, "outcomes": [{"key": k, "label": v} for k, v in OUTCOMES.items()],
+                "csrf": csrf, "must_change_password": volunteer.must_change_password, "outcomes": [{"key": k, "label": v} for k, v in OUTCOMES.items()],
                 "canned": self.canned}
 
     async def login(self, body: Login, request: Request) -> JSONResponse:
@@ -165,8 +165,9 @@ class Console:
             volunteer = session.get(Volunteer, found.id)
             token, csrf = auth.open_session(session, volunteer, self.settings.console_session_hours)
             response = JSONResponse(self._profile(volunteer, csrf))
+        # Path=/ so the same login opens the staff pages at /admin
         response.set_cookie(auth.COOKIE, token, max_age=int(self.settings.console_session_hours * 3600),
-                            httponly=True, samesite="strict", secure=self.settings.secure_cookies, path="/console")
+                            httponly=True, samesite="strict", secure=self.settings.secure_cookies, path="/")
         return response
 
     async def logout(self, request: Request) -> JSONResponse:
@@ -174,7 +175,7 @@ class Console:
             auth.principal_of(session, request)
             auth.close_session(session, request.cookies[auth.COOKIE])
         response = JSONResponse({"ok": True})
-        response.delete_cookie(auth.COOKIE, path="/console")
+        response.delete_cookie(auth.COOKIE, path="/")
         return response
 
     async def me(self, request: Request) -> dict:

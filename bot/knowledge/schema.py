@@ -172,6 +172,17 @@ class OfficeBook(Strict):
     portal_hotline: Fact
 
 
+class CannedReply(Strict):
+    """A ready-made reply a volunteer inserts into the console's composer and edits before sending."""
+
+    title: str = Field(min_length=1, max_length=60)
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class CannedReplies(Strict):
+    replies: list[CannedReply] = Field(default_factory=list)
+
+
 class OutsideTopic(Strict):
     """Something citizens ask that the catalogue does not cover (a dispute, a tax, a procedure
     for foreigners…): declined by `name`, never answered with the nearest catalogue entry."""

@@ -4,10 +4,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.knowledge.schema import OfficeBook, Procedure
+from bot.knowledge.schema import CannedReplies, OfficeBook, Procedure
 from bot.storage.models import KnowledgeEntry
 
 OFFICES_SLUG = "_offices"
+CANNED_SLUG = "_canned"
 
 
 def procedures(session: Session) -> list[Procedure]:
@@ -18,3 +19,8 @@ def procedures(session: Session) -> list[Procedure]:
 def offices(session: Session) -> OfficeBook:
     row = session.get(KnowledgeEntry, OFFICES_SLUG)
     return OfficeBook.model_validate(row.data)
+
+
+def canned_replies(session: Session) -> CannedReplies:
+    row = session.get(KnowledgeEntry, CANNED_SLUG)
+    return CannedReplies.model_validate(row.data) if row else CannedReplies()

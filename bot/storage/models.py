@@ -194,6 +194,7 @@ class Volunteer(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     online: Mapped[bool] = mapped_column(Boolean, default=False)
     telegram_user_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)  # after an admin's reset
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[dt.datetime | None]
 
@@ -306,3 +307,47 @@ class ZaloToken(Base):
     refresh_token: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who changed what and when: every knowledge publish and every account change."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = NEVER_REUSED_IDS
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"), index=True)  # None: a command
+    action: Mapped[str] = mapped_column(String(40))  # knowledge.publish, knowledge.restore, account.create, …
+    target: Mapped[str] = mapped_column(String(120))  # a slug, a username
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)  # never a password or a citizen's text
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class InboxDecision(Base):
+    """What staff did with one citizen message of the unanswered-question inbox; decided messages
+    leave the inbox (a later similar question comes back as new)."""
+
+    __tablename__ = "inbox_decisions"
+
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    action: Mapped[str] = mapped_column(String(16))  # alias | faq_variant | faq_created | out_of_scope | ignored
+    slug: Mapped[str | None] = mapped_column(String(80))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class FaqDraft(Base):
+    """A volunteer's reply proposed from the console as a FAQ entry, with its conversation; staff
+    turn it into an entry or dismiss it in the inbox."""
+
+    __tablename__ = "faq_drafts"
+    __table_args__ = NEVER_REUSED_IDS
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="SET NULL"), index=True)
+    slug: Mapped[str | None] = mapped_column(String(80))
+    question: Mapped[str] = mapped_column(Text)  # masked
+    answer: Mapped[str] = mapped_column(Text)  # masked
+    volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"))
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open | published | dismissed
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
