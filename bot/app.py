@@ -17,7 +17,8 @@ from bot.announcer import CitizenAnnouncer
 from bot.channels.disabled import disabled_webhook
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_volunteers import VolunteerTelegram
-from bot.channels.web import STATIC, WebChannel
+from bot.channels.web import SELF_PARSED, STATIC, WebChannel
+from bot.channels.webhook_body import MAX_WEBHOOK_BODY, WEBHOOK_PATHS
 from bot.channels.zalo import ZaloChannel
 from bot.console.api import STATIC as CONSOLE_STATIC
 from bot.console.api import Console
@@ -35,6 +36,12 @@ from bot.router import Router
 from bot.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
+
+
+def body_caps(settings: Settings) -> dict[str, int]:
+    """Routes whose bodies may be larger than MAX_BODY_BYTES, and how large."""
+    return {"/api/chat": settings.max_message_chars * 4 + 1024,  # UTF-8 takes at most 4 bytes a character
+            **{path: MAX_WEBHOOK_BODY for path in WEBHOOK_PATHS}}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -123,9 +130,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC), name="console-static")
     app.mount("/admin/static", StaticFiles(directory=ADMIN_STATIC), name="admin-static")
     # outermost last: headers on every answer, then per-address limits, then body size, then JSON
-    app.add_middleware(JsonGuard)
-    app.add_middleware(BodyCap, default_cap=settings.max_body_bytes,
-                       caps={"/api/chat": settings.max_message_chars * 4 + 1024})
+    app.add_middleware(JsonGuard, self_parsed=(*SELF_PARSED, *WEBHOOK_PATHS))
+    app.add_middleware(BodyCap, default_cap=settings.max_body_bytes, caps=body_caps(settings))
     app.add_middleware(AddressLimits, limits=limits)
     app.add_middleware(SecurityHeaders)
     return app

@@ -202,13 +202,16 @@ class BodyCap:
 class JsonGuard:
     """Every JSON body (or body without a content type, which FastAPI parses as JSON) goes through
     `parse_json` before any route sees it, so deep nesting and lone surrogates are a 4xx on routes
-    whose body FastAPI parses itself too. Runs inside BodyCap: the body it buffers is capped."""
+    whose body FastAPI parses too. Routes that call `parse_json` on their raw body themselves
+    (`self_parsed`: the web chat, the webhooks) are let through, so no body is parsed twice. Runs
+    inside BodyCap: the body it buffers is capped."""
 
-    def __init__(self, app):
-        self.app = app
+    def __init__(self, app, self_parsed: tuple[str, ...] = ()):
+        self.app, self.self_parsed = app, frozenset(self_parsed)
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http" or scope["method"] not in BODY_METHODS or not _json_like(scope):
+        if (scope["type"] != "http" or scope["method"] not in BODY_METHODS or scope["path"] in self.self_parsed
+                or not _json_like(scope)):
             return await self.app(scope, receive, send)
         chunks, more = [], True
         while more:

@@ -255,6 +255,12 @@ class Router:
         message_ids = repo.record_outbound(session, conversation_id, channel, keyed, status)
         return [Delivery(message_id, outbound, status == "sent") for message_id, outbound in zip(message_ids, keyed)]
 
+    async def end_conversation(self, channel: str, user_id: str) -> None:
+        """The citizen ended their conversation ("Kết thúc trò chuyện")."""
+        with session_scope() as session:
+            conversation_id = repo.conversation_for(session, channel, user_id, inbound=False).id
+        await self.handoffs.citizen_ended(conversation_id)
+
     async def push(self, channel: str, user_id: str, outbound: Outbound, conversation_id: int | None = None) -> Delivery:
         """Store a message that is not a reply to a request (a volunteer's answer, a notice) and
         let the channel's listener deliver it."""

@@ -55,3 +55,18 @@ def stack(loaded_db):
         pytest.fail(f"no trained model at {model}: run `make train` (make test does)")
     with Stack(loaded_db).running() as services:
         yield services
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def tracker_url(request, tmp_path) -> tuple[str, str]:
+    """(SQLAlchemy URL, dialect) of an empty database for Rasa's tracker store, on both databases
+    a deployment may use (Rasa's environment speaks to PostgreSQL through psycopg2)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'tracker.db'}", "sqlite"
+        return
+    from tests import postgres
+    from tests.system import require
+
+    require(postgres.available(), "postgresql")
+    with postgres.postgres_server() as url:
+        yield url.replace("+psycopg", "+psycopg2"), "postgresql"

@@ -2,9 +2,7 @@
 import json
 import subprocess
 
-from tests import postgres
 from tests.conftest import ROOT
-from tests.system import require
 
 RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
 
@@ -139,14 +137,8 @@ def check_tracker_store(url: str, dialect: str) -> None:
     assert result["unknown"] is None
 
 
-def test_tracker_store_reads_and_writes_what_rasas_store_does_on_sqlite(tmp_path):
-    check_tracker_store(f"sqlite:///{tmp_path / 'tracker.db'}", "sqlite")
-
-
-def test_tracker_store_reads_and_writes_what_rasas_store_does_on_postgresql():
-    require(postgres.available(), "postgresql")
-    with postgres.postgres_server() as url:
-        check_tracker_store(url.replace("+psycopg", "+psycopg2"), "postgresql")
+def test_tracker_store_reads_and_writes_what_rasas_store_does(tracker_url):
+    check_tracker_store(*tracker_url)
 
 
 def test_endpoint_requests_share_one_connection():

@@ -15,17 +15,13 @@ import secrets
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.handoff.service import Handoffs, HandoffError
 from bot.settings import Settings
-from bot.storage import repo
-from bot.storage.db import session_scope
 
 COOKIE = "chat_session"
 COOKIE_PATH = "/api/chat"
 # A week: a question left out of volunteer hours is still answered on the page after a weekend.
 COOKIE_MAX_AGE = 7 * 24 * 3600
 PURPOSE = b"web-conversation:"  # the secret signs nothing else with the same message shape
-ENDED_OUTCOME = "other"  # the citizen pressed "Kết thúc trò chuyện" while a volunteer held it
 
 
 def _b64(raw: bytes) -> str:
@@ -65,19 +61,3 @@ class WebSessions:
     def clear_cookie(self, response: Response) -> None:
         response.delete_cookie(COOKIE, path=COOKIE_PATH, httponly=True, samesite="strict", secure=self._secure)
 
-
-async def end_conversation(handoffs: Handoffs, channel: str, user_id: str) -> None:
-    """"Kết thúc trò chuyện": a wait for a volunteer is cancelled, a volunteer holding the
-    conversation sees it closed, and the conversation is closed, so the next message starts afresh."""
-    with session_scope() as session:
-        conversation_id = repo.conversation_for(session, channel, user_id, inbound=False).id
-        handoff = handoffs.open_handoff(session, conversation_id)
-        holder = (handoff.id, handoff.volunteer_id) if handoff is not None and handoff.status == "claimed" else None
-    await handoffs.cancel(conversation_id)
-    if holder is not None:
-        try:
-            await handoffs.close(*holder, ENDED_OUTCOME)
-        except HandoffError:  # the volunteer handed it back or closed it meanwhile
-            pass
-    with session_scope() as session:
-        repo.close_if_bot_holds(session, conversation_id)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from bot.events import EventBus, HandoffChanged
 from bot.handoff.desk import Availability, availability
 from bot.settings import Settings
+from bot.storage import repo
 from bot.storage.db import session_scope
 from bot.storage.models import (
     Citizen, Conversation, Handoff, HandoffAssignment, HandoffNote, Message, Owner, Volunteer, as_utc, utcnow,
@@ -38,6 +39,7 @@ OUTCOMES = {
     "no_reply": "Người dân không phản hồi",
     "other": "Khác",
 }
+ENDED_BY_CITIZEN = "other"  # the outcome of a held handoff the citizen ended ("Kết thúc trò chuyện")
 TRANSCRIPT_MESSAGES = 12
 OPEN = ("queued", "claimed")
 
@@ -177,6 +179,22 @@ class Handoffs:
             event = self._event(session, "cancelled", handoff)
         await self.bus.emit(event)
         return True
+
+    async def citizen_ended(self, conversation_id: int) -> None:
+        """The citizen ended the conversation (a shared device such as a kiosk): a wait is cancelled,
+        a volunteer holding it sees it closed, and the conversation closes so the next message
+        starts afresh."""
+        with session_scope() as session:
+            handoff = self.open_handoff(session, conversation_id)
+            holder = (handoff.id, handoff.volunteer_id) if handoff is not None and handoff.status == "claimed" else None
+        await self.cancel(conversation_id)
+        if holder is not None:
+            try:
+                await self.close(*holder, ENDED_BY_CITIZEN)
+            except HandoffError:  # the volunteer handed it back or closed it meanwhile
+                pass
+        with session_scope() as session:
+            repo.close_if_bot_holds(session, conversation_id)
 
     def record_reply(self, session: Session, handoff_id: int, volunteer_id: int) -> Handoff:
         """A volunteer's message: only the holder may write; it also stops the expiry clock."""

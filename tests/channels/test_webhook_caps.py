@@ -1,6 +1,7 @@
-"""The Telegram and Zalo webhooks cap their own bodies, whatever middleware stands in front: a body
-declared too large is refused before a byte is read, a chunked one as soon as it passes the cap.
-Driven at the ASGI level so the test counts what the route actually read."""
+"""The Telegram and Zalo webhooks' bodies are capped as the gateway configures them (one cap, in
+`BodyCap`, set per route by `bot.app.body_caps`): a body declared too large is refused before a byte
+is read, a chunked one as soon as it passes the cap, and a body under it is read whole. Driven at
+the ASGI level so the test counts what the app actually read."""
 from __future__ import annotations
 
 import asyncio
@@ -8,12 +9,14 @@ import asyncio
 import pytest
 from fastapi import FastAPI
 
+from bot.app import body_caps
 from bot.channels.media_fetch import host_matches
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_webhook import SECRET_HEADER
 from bot.channels.webhook_body import MAX_WEBHOOK_BODY
 from bot.channels.zalo import ZaloChannel
 from bot.events import EventBus
+from bot.http_guard import BodyCap
 from bot.settings import get_settings
 from tests.fakes.telegram_api import FakeTelegramAPI
 
@@ -29,19 +32,20 @@ def webhook_app(channel: str) -> FastAPI:
     made = ZaloChannel(settings, None, EventBus()) if channel == "zalo" else TelegramChannel(settings, None, EventBus())
     app = FastAPI()
     app.include_router(made.routes)
+    app.add_middleware(BodyCap, default_cap=settings.max_body_bytes, caps=body_caps(settings))
     return app
 
 
-def post(app: FastAPI, path: str, declared: int | None) -> tuple[int, int]:
-    """(status, chunks the app read) for a POST offering CHUNKS chunks of zeros."""
+def post(app: FastAPI, path: str, declared: int | None, chunks: int = CHUNKS) -> tuple[int, int]:
+    """(status, chunks the app read) for a POST offering `chunks` chunks of zeros."""
     read, sent = 0, []
 
     async def receive() -> dict:
         nonlocal read
-        if read == CHUNKS:
+        if read == chunks:
             return {"type": "http.disconnect"}
         read += 1
-        return {"type": "http.request", "body": b"0" * CHUNK, "more_body": read < CHUNKS}
+        return {"type": "http.request", "body": b"0" * CHUNK, "more_body": read < chunks}
 
     async def send(message: dict) -> None:
         sent.append(message)
@@ -65,6 +69,13 @@ def test_a_body_declared_too_large_is_refused_unread(channel, path):
 def test_a_chunked_body_is_cut_off_at_the_cap(channel, path):
     status, read = post(webhook_app(channel), path, declared=None)
     assert status == 413 and read <= MAX_WEBHOOK_BODY // CHUNK + 1
+
+
+@pytest.mark.parametrize("channel, path", [("zalo", "/webhooks/zalo"), ("telegram", "/webhooks/telegram")])
+def test_a_webhook_takes_bodies_larger_than_the_default_cap(channel, path):
+    """Over MAX_BODY_BYTES but under the webhook's own cap: read whole and judged on its content
+    (not JSON here: 400), not refused for its size."""
+    assert post(webhook_app(channel), path, declared=CHUNK * 4, chunks=4) == (400, 4)  # 4× the default cap
 
 
 @pytest.mark.parametrize("url, trusted", [

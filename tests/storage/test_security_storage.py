@@ -18,9 +18,7 @@ from bot.storage.db import session_scope
 from bot.storage.models import (
     Citizen, Conversation, GuideEvent, Handoff, HandoffAssignment, Message, Owner, utcnow,
 )
-from tests import postgres
 from tests.storage.test_postgres import on_postgres  # noqa: F401  (a fixture)
-from tests.system import require
 from tests.test_rasa_addons import run_in_rasa
 
 LONG_CONVERSATION = """
@@ -88,14 +86,8 @@ def check_long_conversation(url: str, dialect: str) -> None:
     assert result["paused"] and result["same_tail"]
 
 
-def test_tracker_store_reads_a_bounded_tracker_of_a_long_conversation_on_sqlite(tmp_path):
-    check_long_conversation(f"sqlite:///{tmp_path / 'tracker.db'}", "sqlite")
-
-
-def test_tracker_store_reads_a_bounded_tracker_of_a_long_conversation_on_postgresql():
-    require(postgres.available(), "postgresql")
-    with postgres.postgres_server() as url:
-        check_long_conversation(url.replace("+psycopg", "+psycopg2"), "postgresql")
+def test_tracker_store_reads_a_bounded_tracker_of_a_long_conversation(tracker_url):
+    check_long_conversation(*tracker_url)
 
 
 # -- finding 5: a channel's message id belongs to the citizen who sent it ------------------------------------------
