@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,7 +15,12 @@ def main(argv: list[str] | None = None) -> int:
     db.add_parser("upgrade", help="apply migrations")
 
     kb = groups.add_parser("kb", help="knowledge base").add_subparsers(dest="command", required=True)
-    kb.add_parser("load", help="validate knowledge/ and upsert it into the database")
+    load = kb.add_parser("load", help="validate knowledge/ and upsert it into the database")
+    load.add_argument("directory", nargs="?", type=Path,
+                      help="a folder in the knowledge/ format "
+                      "(default: KNOWLEDGE_DIR with OFFICES_FILE and CANNED_REPLIES_FILE)")
+    kb.add_parser("export", help="write the database's knowledge to DIRECTORY in the knowledge/ format"
+                  ).add_argument("directory", type=Path)
     search = kb.add_parser("search", help="search; one query per line on stdin")
     search.add_argument("--json", action="store_true", help="one JSON object per line")
     search.add_argument("-k", type=int, default=3, help="results per query")
@@ -54,7 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.group == "kb" and args.command == "load":
         from bot.knowledge.loader import load_command
 
-        return load_command()
+        return load_command(args.directory)
+    if args.group == "kb" and args.command == "export":
+        from bot.knowledge.loader import export_command
+
+        return export_command(args.directory)
     if args.group == "kb" and args.command in ("model", "calibrate"):
         from bot.knowledge.model_command import calibrate_command, model_command
 

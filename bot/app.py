@@ -12,6 +12,8 @@ from fastapi.staticfiles import StaticFiles
 
 from bot.admin.api import STATIC as ADMIN_STATIC
 from bot.admin.api import admin_routes
+from bot.admin.transfer import MAX_UPLOAD_BYTES
+from bot.admin.transfer_api import IMPORT_PATH
 from bot.admin.context import AdminContext
 from bot.announcer import CitizenAnnouncer
 from bot.channels.disabled import disabled_webhook
@@ -22,6 +24,7 @@ from bot.channels.webhook_body import MAX_WEBHOOK_BODY, WEBHOOK_PATHS
 from bot.channels.zalo import ZaloChannel
 from bot.console.api import STATIC as CONSOLE_STATIC
 from bot.console.api import Console
+from bot.console.auth import PasswordChangeRequired
 from bot.console.stream import ConsoleStream
 from bot.events import EventBus
 from bot.fanout import RedisFanout
@@ -41,7 +44,8 @@ log = logging.getLogger(__name__)
 def body_caps(settings: Settings) -> dict[str, int]:
     """Routes whose bodies may be larger than MAX_BODY_BYTES, and how large."""
     return {"/api/chat": settings.max_message_chars * 4 + 1024,  # UTF-8 takes at most 4 bytes a character
-            **{path: MAX_WEBHOOK_BODY for path in WEBHOOK_PATHS}}
+            **{path: MAX_WEBHOOK_BODY for path in WEBHOOK_PATHS},
+            IMPORT_PATH: MAX_UPLOAD_BYTES}  # staff's knowledge files (spreadsheets, YAML zips)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -113,6 +117,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
         return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(PasswordChangeRequired)
+    async def password_change_required(_: Request, exc: PasswordChangeRequired) -> JSONResponse:
+        return JSONResponse({"error": exc.detail, "must_change_password": True}, status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from bot.settings import get_settings
 from bot.storage.db import make_engine, session_scope
 from bot.storage.models import (
-    ButtonKey, ChannelEvent, Citizen, Conversation, GuideEvent, Handoff, HandoffAssignment, HandoffNote, Message,
+    ButtonKey, ChannelEvent, Citizen, Conversation, FaqDraft, GuideEvent, Handoff, HandoffAssignment, HandoffNote, Message,
     TelegramNotice, Turn,
 )
 from bot.text import normalize
@@ -58,7 +58,8 @@ def _delete_conversations(session: Session, conversation_ids: list[int]) -> None
     for handoff_part in (HandoffNote, HandoffAssignment):
         session.execute(delete(handoff_part).where(handoff_part.handoff_id.in_(handoffs)))
     _neutralise_notices(session, TelegramNotice.handoff_id.in_(handoffs), detach=True)
-    for model in (Handoff, Turn, ButtonKey, Message):
+    # A FAQ draft quotes the citizen's question; staff's decisions on messages go with them (FK cascade).
+    for model in (FaqDraft, Handoff, Turn, ButtonKey, Message):
         session.execute(delete(model).where(model.conversation_id.in_(conversation_ids)))
     senders = select(Conversation.rasa_sender_id).where(Conversation.id.in_(conversation_ids))
     session.execute(delete(GuideEvent).where(GuideEvent.rasa_sender_id.in_(senders)))
@@ -102,7 +103,8 @@ def _delete_expired_citizens(session: Session, cutoff: dt.datetime) -> None:
 
 
 def purge_expired(now: dt.datetime | None = None) -> tuple[int, int]:
-    """Delete messages, the transcripts and notes of handoffs, guide events, webhook events, Rasa
+    """Delete messages (and staff's inbox decisions on them), the transcripts, notes and FAQ drafts
+    of handoffs, guide events, webhook events, Rasa
     events, then conversations and citizens left empty, older than the retention period. The
     volunteers' activity (who held what, how long, the rating) holds no text and stays for the
     monthly report."""
@@ -114,6 +116,7 @@ def purge_expired(now: dt.datetime | None = None) -> tuple[int, int]:
         messages = session.execute(delete(Message).where(Message.created_at < cutoff)).rowcount
         session.execute(delete(ButtonKey).where(ButtonKey.created_at < cutoff))
         session.execute(delete(HandoffNote).where(HandoffNote.created_at < cutoff))
+        session.execute(delete(FaqDraft).where(FaqDraft.created_at < cutoff))
         _neutralise_notices(session, TelegramNotice.created_at < cutoff)
         session.execute(update(Handoff).where(Handoff.requested_at < cutoff).values(packet={}))
         session.execute(delete(ChannelEvent).where(ChannelEvent.received_at < cutoff))

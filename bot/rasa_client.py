@@ -106,6 +106,19 @@ class RasaClient:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise RasaUnavailable(str(exc) or type(exc).__name__) from exc
 
+    async def parse(self, text: str) -> RasaTurn:
+        """How Rasa's NLU reads a (masked, normalised) text: intent, confidence and entities. No
+        conversation is touched (the editor's preview)."""
+        try:
+            async with self._http().post(f"{self._urls[0]}/model/parse", json={"text": text},
+                                         params={"token": self._token}) as response:
+                response.raise_for_status()
+                body = await response.json()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise RasaUnavailable(str(exc) or type(exc).__name__) from exc
+        intent = body.get("intent") or {}
+        return RasaTurn([], intent.get("name"), intent.get("confidence"), body.get("entities") or [])
+
     async def status(self) -> list[dict[str, Any]]:
         """Every replica's /status (needs the token); `model_file` is set once a model is loaded."""
         statuses = []

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     embedding_model: str = str(PROJECT_ROOT / "models" / "embedding")
     search_calibration: Path | None = None  # default: calibration.json beside the project's model
     offices_file: Path | None = None  # a deployment's own offices; default knowledge/offices.yaml
+    # an entry not reviewed for this long is listed for review, and its answers ask to confirm with the office
+    review_after_days: int = Field(default=180, ge=1)
 
     # volunteer desk
     claim_expiry_minutes: float = 5.0  # a claim with no volunteer reply this long goes back to the queue

@@ -6,6 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.ports import free_port
@@ -70,3 +71,49 @@ def tracker_url(request, tmp_path) -> tuple[str, str]:
     require(postgres.available(), "postgresql")
     with postgres.postgres_server() as url:
         yield url.replace("+psycopg", "+psycopg2"), "postgresql"
+
+
+@pytest.fixture
+def restores(loaded_db):
+    """`restores(slug)` remembers a knowledge entry as it is now (and returns `{"revision", "entry"}`);
+    when the test ends, any remembered entry left changed gets its original content published
+    back. Every test shares one database, and later tests read these answers."""
+    from bot.knowledge.publish import publish
+    from bot.storage.db import session_scope
+    from bot.storage.models import KnowledgeEntry
+
+    originals: dict[str, dict] = {}
+
+    def remember(slug: str) -> dict:
+        with session_scope() as session:
+            row = session.get(KnowledgeEntry, slug)
+            originals.setdefault(slug, row.data)
+            return {"revision": row.revision, "entry": row.data}
+
+    yield remember
+    with session_scope() as session:
+        for slug, data in originals.items():
+            if session.get(KnowledgeEntry, slug).data != data:
+                publish(session, slug, data, actor_id=None, author="tests", expected_revision=None)
+
+
+@pytest.fixture(scope="session")
+def gateway(stack):
+    with httpx.Client(base_url=stack.gateway_url, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture
+def chat(gateway):
+    """A fresh citizen in a server-issued conversation: chat("text") → list of replies."""
+    from tests.integration.people import open_conversation
+
+    sender = open_conversation(gateway)
+
+    def send(text: str, **extra) -> list[dict]:
+        response = gateway.post("/api/chat", json={"sender_id": sender, "text": text, **extra})
+        assert response.status_code == 200, response.text
+        return response.json()["replies"]
+
+    send.sender = sender
+    return send

@@ -1,16 +1,23 @@
 """Console logins under attack (issue 12): failed logins lock one account from one address only
-(finding 6), and Argon2 hashes run off the event loop, a bounded number at a time (finding 7)."""
+(finding 6), and Argon2 hashes run off the event loop, a bounded number at a time (finding 7).
+And the account commands leave their audit lines (issue 13)."""
 from __future__ import annotations
 
 import asyncio
+import io
 import statistics
+import sys
 import time
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from bot.__main__ import main
+from bot.admin import accounts as account_service
 from bot.console import auth
 from bot.storage.db import session_scope
+from bot.storage.models import Volunteer
 from tests.abuse_gateway import FAR_CLIENT, abuse_gateway
 
 PASSWORD = "mat-khau-dung-123"
@@ -73,3 +80,28 @@ def test_hashing_does_not_block_other_requests(loaded_db):
     assert len(latencies) >= 3, "the logins ended before /healthz could be asked"
     # on the loop, /healthz would wait behind queued hashes (20 of them: ~20 × hash_s)
     assert max(latencies) < 3 * hash_s, f"/healthz took {max(latencies) * 1000:.0f} ms; one hash {hash_s * 1000:.0f} ms"
+
+
+def test_account_commands_write_audit_lines_without_an_actor(loaded_db, monkeypatch, capsys):
+    """`python -m bot volunteer …` changes accounts through the admin page's service: each change is
+    in the audit log, attributed to the command line, and no line holds the password."""
+    username, new_password = "dong-lenh-lan", "mat-khau-moi-dong-lenh"
+
+    def run(*argv: str, stdin: str = "") -> int:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))  # scripts pipe the password in
+        return main(["volunteer", *argv])
+
+    assert run("add", username, "--name", "Lan", "--telegram-id", "5500123", stdin=f"{PASSWORD}\n") == 0
+    assert run("add", username, "--name", "Lan", stdin=f"{PASSWORD}\n") == 1
+    assert "đã có người dùng" in capsys.readouterr().err
+    assert run("passwd", username, stdin=f"{new_password}\n") == 0
+    assert run("disable", username) == 0
+    assert run("disable", "khong-co-tai-khoan-nay") == 1
+
+    with session_scope() as session:
+        lines = [e for e in account_service.audit_entries(session, 200) if e["target"] == username]
+        assert not session.scalar(select(Volunteer.active).where(Volunteer.username == username))
+    assert [(e["action"], e["actor"]) for e in reversed(lines)] == [
+        ("account.create", account_service.COMMAND_LINE), ("account.reset_password", account_service.COMMAND_LINE),
+        ("account.disable", account_service.COMMAND_LINE)]
+    assert PASSWORD not in str(lines) and new_password not in str(lines)

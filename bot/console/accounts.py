@@ -1,16 +1,18 @@
-"""`python -m bot volunteer …`: console accounts are created by an admin on the server."""
+"""`python -m bot volunteer …`: console accounts managed by an operator on the server. Each change
+goes through the same service as the admin page and writes its audit line with no actor (shown as
+"dòng lệnh"). A password typed here is the account's own choice: no forced change follows."""
 from __future__ import annotations
 
 import argparse
 import getpass
 import sys
 
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 
+from bot.admin import accounts as service
 from bot.console import auth
 from bot.storage.db import session_scope
-from bot.storage.models import ConsoleSession, Volunteer
+from bot.storage.models import Volunteer
 
 
 def _password() -> str:
@@ -31,23 +33,21 @@ def accounts_command(args: argparse.Namespace) -> int:
                     print(f"{v.username}\t{v.display_name}\t{v.role}\t{state}\ttelegram={v.telegram_user_id or '-'}")
                 return 0
             if args.command == "add":
-                auth.create_account(session, args.username, args.name, _password(), args.role, args.telegram_id)
+                service.create(session, None, username=args.username, display_name=args.name, role=args.role,
+                               telegram_user_id=args.telegram_id, password_hash=auth.hash_password(_password()),
+                               must_change_password=False)
                 print(f"created {args.role} {args.username}")
                 return 0
-            volunteer = session.scalar(select(Volunteer).where(Volunteer.username == args.username.lower()))
-            if volunteer is None:
-                print(f"no account {args.username}", file=sys.stderr)
-                return 1
+            volunteer = service.by_username(session, args.username)
             if args.command == "passwd":
-                auth.set_password(volunteer, _password())
+                service.set_password(session, None, volunteer, auth.hash_password(_password()), must_change=False)
             else:
-                volunteer.active = volunteer.online = False
-            session.execute(delete(ConsoleSession).where(ConsoleSession.volunteer_id == volunteer.id))
+                service.disable(session, None, volunteer)
             print(f"{args.command}: {volunteer.username} done; its sessions are closed")
             return 0
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except IntegrityError:
-        print("error: that username or Telegram id is taken", file=sys.stderr)
+    except service.AccountError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
         return 1

@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
 
-import yaml
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
@@ -25,12 +24,15 @@ from bot.console.stream import ConsoleStream, message_view
 from bot.handoff.desk import volunteers_online
 from bot.handoff.service import OUTCOMES, REASONS, HandoffError, Handoffs
 from bot.knowledge.schema import Procedure
+from bot.knowledge.store import canned_replies
 from bot.messages import Outbound
 from bot.router import Router
 from bot.settings import Settings
 from bot.storage.db import session_scope
-from bot.storage.models import Citizen, Conversation, Handoff, HandoffNote, KnowledgeEntry, Message, Volunteer, as_utc, utcnow
-from bot.text.masking import asks_for_secret, mask_contacts
+from bot.storage.models import (
+    Citizen, Conversation, FaqDraft, Handoff, HandoffNote, KnowledgeEntry, Message, Volunteer, as_utc, utcnow,
+)
+from bot.text.masking import asks_for_secret, mask, mask_contacts
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")
@@ -81,10 +83,12 @@ class Close(BaseModel):
     outcome: str
 
 
-def load_canned(path: Path) -> list[dict[str, str]]:
-    if not path.exists():
-        return []
-    return [{"title": str(item["title"]), "text": str(item["text"])} for item in yaml.safe_load(path.read_text()) or []]
+class FaqDraftBody(BaseModel):
+    """A volunteer's reply proposed as a FAQ entry: the citizen's question and the answer."""
+
+    question: str = Field(min_length=1, max_length=500)
+    answer: str = Field(min_length=1, max_length=2000)
+    slug: str | None = Field(default=None, max_length=80)
 
 
 def _seconds_since(value: dt.datetime) -> int:
@@ -118,7 +122,6 @@ class Console:
         self.handoffs = handoffs
         self.stream = stream
         self.settings = settings
-        self.canned = load_canned(settings.canned_replies_path)
         self.routes = APIRouter(prefix="/console")
         add = self.routes.add_api_route
         add("", self.page, methods=["GET"], include_in_schema=False)
@@ -139,16 +142,20 @@ class Console:
         add("/api/handoffs/{handoff_id}/release", self.release, methods=["POST"])
         add("/api/handoffs/{handoff_id}/hand-back", self.hand_back, methods=["POST"])
         add("/api/handoffs/{handoff_id}/close", self.close, methods=["POST"])
+        add("/api/handoffs/{handoff_id}/faq-draft", self.faq_draft, methods=["POST"])
 
     # -- pages and session --------------------------------------------------------------------
 
     async def page(self) -> FileResponse:
         return FileResponse(STATIC / "console.html")
 
-    def _profile(self, volunteer: Volunteer, csrf: str) -> dict:
+    @staticmethod
+    def _profile(session, volunteer: Volunteer, csrf: str) -> dict:
+        """Canned replies are read from the live knowledge each time: staff edit them in /admin."""
+        canned = [reply.model_dump() for reply in canned_replies(session).replies]
         return {"id": volunteer.id, "name": volunteer.display_name, "role": volunteer.role, "online": volunteer.online,
                 "csrf": csrf, "must_change_password": volunteer.must_change_password, "outcomes": [{"key": k, "label": v} for k, v in OUTCOMES.items()],
-                "canned": self.canned}
+                "canned": canned}
 
     async def login(self, body: Login, request: Request) -> JSONResponse:
         limits = request.app.state.limits
@@ -164,7 +171,7 @@ class Console:
         with session_scope() as session:
             volunteer = session.get(Volunteer, found.id)
             token, csrf = auth.open_session(session, volunteer, self.settings.console_session_hours)
-            response = JSONResponse(self._profile(volunteer, csrf))
+            response = JSONResponse(self._profile(session, volunteer, csrf))
         # Path=/ so the same login opens the staff pages at /admin
         response.set_cookie(auth.COOKIE, token, max_age=int(self.settings.console_session_hours * 3600),
                             httponly=True, samesite="strict", secure=self.settings.secure_cookies, path="/")
@@ -181,7 +188,7 @@ class Console:
     async def me(self, request: Request) -> dict:
         with session_scope() as session:
             principal = auth.principal_of(session, request)
-            return self._profile(session.get(Volunteer, principal.volunteer_id), principal.csrf)
+            return self._profile(session, session.get(Volunteer, principal.volunteer_id), principal.csrf)
 
     async def status(self, body: Status, request: Request) -> dict:
         with session_scope() as session:
@@ -332,6 +339,23 @@ class Console:
         principal = self._principal(request)
         await self._act(self.handoffs.close(handoff_id, principal.volunteer_id, body.outcome))
         return {"ok": True}
+
+    async def faq_draft(self, handoff_id: RowId, body: FaqDraftBody, request: Request) -> dict:
+        """Send a reply to the staff's inbox as a FAQ draft, with its conversation: the volunteer
+        holding the handoff, or staff. Both texts are masked (the question is the citizen's)."""
+        with session_scope() as session:
+            principal = auth.principal_of(session, request)
+            handoff = session.get(Handoff, handoff_id)
+            if handoff is None:
+                raise HTTPException(404, "Không tìm thấy yêu cầu hỗ trợ.")
+            if handoff.volunteer_id != principal.volunteer_id and not principal.can("staff"):
+                raise HTTPException(403, "Yêu cầu này do tình nguyện viên khác hỗ trợ.")
+            draft = FaqDraft(conversation_id=handoff.conversation_id, slug=body.slug or handoff.procedure_slug,
+                             question=mask(body.question.strip()).text, answer=mask(body.answer.strip()).text,
+                             volunteer_id=principal.volunteer_id)
+            session.add(draft)
+            session.flush()
+            return {"draft": {"id": draft.id}}
 
     # -- report ---------------------------------------------------------------------------------
 

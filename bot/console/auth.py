@@ -4,7 +4,11 @@ back in a header on every change, and roles.
 
 Logins hash in PASSWORD_HASH_CONCURRENCY worker threads, never on the event loop: a hash takes tens
 of milliseconds of CPU and 64 MB, so a flood of logins must neither stall other requests nor run
-unbounded. Accounts made from the command line hash directly (no loop to keep free)."""
+unbounded. Accounts made from the command line hash directly (no loop to keep free).
+
+An account whose password was set by someone else (an admin's reset, an account made with a
+temporary password) must change it before anything else: `principal_of` refuses every route but
+the few in PENDING_PASSWORD_ROUTES with 403 PasswordChangeRequired."""
 from __future__ import annotations
 
 import asyncio
@@ -29,6 +33,11 @@ from bot.storage.models import ConsoleSession, Volunteer, as_utc, utcnow
 COOKIE = "console_session"
 CSRF_HEADER = "X-CSRF-Token"
 ROLES = ("volunteer", "staff", "admin")
+MIN_PASSWORD_CHARS = 10
+# What an account that must change its password may still do: see who it is, leave, change it.
+# None takes a path parameter, so the request's path (less a proxy's root_path) names the route.
+PENDING_PASSWORD_ROUTES = frozenset({
+    ("GET", "/console/api/me"), ("POST", "/console/api/logout"), ("POST", "/admin/api/me/password")})
 _hasher = PasswordHasher()
 # Verified against when the username does not exist, so both failures take the same time.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
@@ -45,23 +54,48 @@ class Principal:
         return ROLES.index(self.role) >= ROLES.index(role)
 
 
+class PasswordChangeRequired(HTTPException):
+    """403 for an account that must change its password first; the gateway adds
+    `"must_change_password": true` to its JSON so the pages open the change form."""
+
+    def __init__(self):
+        super().__init__(403, "Anh/chị cần đổi mật khẩu trước khi tiếp tục.")
+
+
+def hash_password(password: str) -> str:
+    """The Argon2 hash of a new password; ValueError when it is too short."""
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise ValueError(f"the password needs at least {MIN_PASSWORD_CHARS} characters")
+    return _hasher.hash(password)
+
+
 def create_account(session: Session, username: str, display_name: str, password: str, role: str = "volunteer",
                    telegram_user_id: str | None = None) -> Volunteer:
+    return add_account(session, username, display_name, hash_password(password), role, telegram_user_id)
+
+
+def add_account(session: Session, username: str, display_name: str, password_hash: str, role: str,
+                telegram_user_id: str | None, must_change_password: bool = False) -> Volunteer:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    if len(password) < 10:
-        raise ValueError("the password needs at least 10 characters")
     volunteer = Volunteer(username=username.strip().lower(), display_name=display_name.strip(),
-                          password_hash=_hasher.hash(password), role=role, telegram_user_id=telegram_user_id)
+                          password_hash=password_hash, role=role, telegram_user_id=telegram_user_id,
+                          must_change_password=must_change_password)
     session.add(volunteer)
     session.flush()
     return volunteer
 
 
 def set_password(volunteer: Volunteer, password: str) -> None:
-    if len(password) < 10:
-        raise ValueError("the password needs at least 10 characters")
-    volunteer.password_hash = _hasher.hash(password)
+    volunteer.password_hash = hash_password(password)
+
+
+def end_sessions(session: Session, volunteer_id: int, keep_token: str | None = None) -> None:
+    """Log an account out everywhere (but for the browser holding `keep_token`)."""
+    query = delete(ConsoleSession).where(ConsoleSession.volunteer_id == volunteer_id)
+    if keep_token:
+        query = query.where(ConsoleSession.token_hash != _digest(keep_token))
+    session.execute(query)
 
 
 @cache
@@ -72,6 +106,14 @@ def _hashing_threads() -> ThreadPoolExecutor:
 
 async def _off_loop(function, *args):
     return await asyncio.get_running_loop().run_in_executor(_hashing_threads(), function, *args)
+
+
+async def hash_password_off_loop(password: str) -> str:
+    return await _off_loop(hash_password, password)
+
+
+async def password_matches(password_hash: str, password: str) -> bool:
+    return await _off_loop(_verify, password_hash, password)
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -86,7 +128,7 @@ async def authenticate(username: str, password: str) -> Volunteer | None:
     No database session stays open while the hash waits for a thread."""
     with session_scope() as session:
         volunteer = session.scalar(select(Volunteer).where(Volunteer.username == username.strip().lower()))
-    if not await _off_loop(_verify, volunteer.password_hash if volunteer else _DUMMY_HASH, password):
+    if not await password_matches(volunteer.password_hash if volunteer else _DUMMY_HASH, password):
         return None
     if volunteer is None or not volunteer.active:
         return None
@@ -116,9 +158,15 @@ def close_session(session: Session, token: str) -> None:
     session.execute(delete(ConsoleSession).where(ConsoleSession.token_hash == _digest(token)))
 
 
+def _route_path(request: Request) -> str:
+    path, root = request.scope["path"], request.scope.get("root_path", "")
+    return path.removeprefix(root) if root else path
+
+
 def principal_of(session: Session, request: Request) -> Principal:
     """The logged-in volunteer of a request; 401 without a valid session, 403 when a change
-    comes without the session's CSRF token."""
+    comes without the session's CSRF token, 403 PasswordChangeRequired when the account must
+    change its password and the route is not one of PENDING_PASSWORD_ROUTES."""
     token = request.cookies.get(COOKIE)
     row = session.get(ConsoleSession, _digest(token)) if token else None
     now = utcnow()
@@ -127,6 +175,8 @@ def principal_of(session: Session, request: Request) -> Principal:
     volunteer = session.get(Volunteer, row.volunteer_id)
     if volunteer is None or not volunteer.active:
         raise HTTPException(401, "Tài khoản đã bị khóa.")
+    if volunteer.must_change_password and (request.method, _route_path(request)) not in PENDING_PASSWORD_ROUTES:
+        raise PasswordChangeRequired()
     if request.method not in ("GET", "HEAD") and not hmac.compare_digest(
             request.headers.get(CSRF_HEADER, "").encode(), row.csrf.encode()):
         raise HTTPException(403, "Thiếu mã CSRF hợp lệ.")

@@ -1,5 +1,6 @@
 """The volunteers' monthly activity: conversations handled, time spent holding them, ratings.
-The basis for the monthly allowance and recognition, so every figure comes from stored rows."""
+The basis for the monthly allowance and recognition, so every figure comes from stored rows.
+Months are local calendar months (the TIMEZONE setting), as the volunteers count them."""
 from __future__ import annotations
 
 import csv
@@ -7,10 +8,12 @@ import datetime as dt
 import html as html_escape
 import io
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.settings import get_settings
 from bot.storage.models import Handoff, HandoffAssignment, Volunteer, as_utc, utcnow
 
 COLUMNS = ("Tình nguyện viên", "Tài khoản", "Số cuộc hỗ trợ", "Số phút hỗ trợ", "Số lượt đánh giá", "Điểm trung bình")
@@ -26,14 +29,19 @@ class Activity:
     average_rating: float | None
 
 
+def _zone() -> ZoneInfo:
+    return ZoneInfo(get_settings().timezone)
+
+
 def this_month() -> str:
-    return utcnow().strftime("%Y-%m")
+    return utcnow().astimezone(_zone()).strftime("%Y-%m")
 
 
 def _month_bounds(month: str) -> tuple[dt.datetime, dt.datetime]:
-    start = dt.datetime.strptime(month, "%Y-%m").replace(tzinfo=dt.timezone.utc)
+    """The local month's first instant and the next month's, in UTC (the stored times' zone)."""
+    start = dt.datetime.strptime(month, "%Y-%m").replace(tzinfo=_zone())
     end = (start + dt.timedelta(days=32)).replace(day=1)
-    return start, end
+    return start.astimezone(dt.timezone.utc), end.astimezone(dt.timezone.utc)
 
 
 def activity(session: Session, month: str) -> list[Activity]:
@@ -70,16 +78,50 @@ def csv_text(rows: list[Activity]) -> str:
 
 
 def html(rows: list[Activity], month: str) -> str:
+    """The console's look (header, a panel, the admin pages' tables); no inline style or script."""
+    escape = html_escape.escape
     cells = "".join(
-        "<tr>" + "".join(f"<td>{html_escape.escape(str(v))}</td>" for v in (
-            r.name, r.username, r.conversations, r.minutes, r.ratings, "—" if r.average_rating is None else r.average_rating
-        )) + "</tr>" for r in rows
-    )
-    head = "".join(f"<th>{c}</th>" for c in COLUMNS)
-    return f"""<!doctype html><html lang="vi"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>Báo cáo hoạt động {month}</title>
-<link rel="icon" href="data:,"><link rel="stylesheet" href="/console/static/console.css"></head>
-<body class="report"><h1>Báo cáo hoạt động tình nguyện viên — tháng {month}</h1>
-<form method="get"><label>Tháng <input name="month" type="month" value="{month}"></label> <button>Xem</button>
-<a href="/console/api/report.csv?month={month}">Tải CSV</a> · <a href="/console">Về bảng điều khiển</a></form>
-<table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table></body></html>"""
+        "<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in (
+            r.name, r.username, r.conversations, r.minutes, r.ratings,
+            "—" if r.average_rating is None else r.average_rating)) + "</tr>" for r in rows
+    ) or f'<tr><td colspan="{len(COLUMNS)}" class="muted">Chưa có tình nguyện viên nào.</td></tr>'
+    head = "".join(f"<th scope=\"col\">{c}</th>" for c in COLUMNS)
+    month = escape(month)
+    shown = f"{month[5:]}/{month[:4]}"
+    return f"""<!doctype html>
+<html lang="vi">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>Báo cáo hoạt động tháng {shown}</title>
+  <link rel="icon" href="data:,">
+  <link rel="stylesheet" href="/console/static/console.css">
+  <link rel="stylesheet" href="/admin/static/admin.css">
+</head>
+<body class="admin report">
+  <header>
+    <h1>Báo cáo hoạt động tình nguyện viên</h1>
+    <div id="me-bar"><a href="/console">Bàn trực</a> <a href="/admin">Quản trị</a></div>
+  </header>
+  <main>
+    <section class="panel" aria-labelledby="report-title">
+      <h2 id="report-title">Tháng {shown}</h2>
+      <form method="get" class="row">
+        <div class="field">
+          <label for="month">Tháng</label>
+          <input id="month" name="month" type="month" value="{month}" required>
+        </div>
+        <button type="submit">Xem</button>
+        <a href="/console/api/report.csv?month={month}">Tải CSV</a>
+      </form>
+      <p class="muted">Tính theo giờ Việt Nam; số phút hỗ trợ tính phần thời gian nằm trong tháng.</p>
+      <div class="table-wrap">
+        <table>
+          <thead><tr>{head}</tr></thead>
+          <tbody>{cells}</tbody>
+        </table>
+      </div>
+    </section>
+  </main>
+</body>
+</html>"""

@@ -1,8 +1,9 @@
-"""Live console updates as server-sent events: a listener of handoff changes and of messages in
-conversations people hold. Queue changes go to every console; message texts only to the
-volunteer holding that conversation (and staff). A stream lives only as long as the console session
-that opened it: it re-checks the session before each event and at each heartbeat (logout or a
-disabled account, whichever replica or command did it) and ends at the session's expiry."""
+"""Live console updates as server-sent events: a listener of handoff changes, of messages in
+conversations people hold and of edits to the canned replies. Queue and canned-reply changes go to
+every console; message texts only to the volunteer holding that conversation (and staff). A stream
+lives only as long as the console session that opened it: it re-checks the session before each
+event and at each heartbeat (logout or a disabled account, whichever replica or command did it) and
+ends at the session's expiry."""
 from __future__ import annotations
 
 import asyncio
@@ -13,8 +14,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from bot.events import EventBus, HandoffChanged, InboundStored, OutboundReady
+from bot.events import EventBus, HandoffChanged, InboundStored, KnowledgeChanged, OutboundReady
 from bot.handoff.service import Handoffs
+from bot.knowledge.store import CANNED_SLUG
 from bot.storage.db import session_scope
 from bot.storage.models import ConsoleSession, Message, Volunteer, as_utc, utcnow
 
@@ -61,6 +63,7 @@ class ConsoleStream:
         bus.subscribe(HandoffChanged, self._on_handoff, live_view=True)
         bus.subscribe(InboundStored, self._on_message, live_view=True)
         bus.subscribe(OutboundReady, self._on_message, live_view=True)
+        bus.subscribe(KnowledgeChanged, self._on_knowledge, live_view=True)
 
     async def events(self, volunteer_id: int, sees_all: bool, csrf: str) -> AsyncIterator[str]:
         """Ends (the response completes) once the session has ended; nothing is sent after."""
@@ -83,6 +86,12 @@ class ConsoleStream:
     async def _on_handoff(self, event: HandoffChanged) -> None:
         for subscriber in self._subscribers:
             subscriber.queue.put_nowait(("handoff", {"handoff_id": event.handoff_id, "kind": event.kind}))
+
+    async def _on_knowledge(self, event: KnowledgeChanged) -> None:
+        """Canned replies edited by staff: every open console refetches them."""
+        if event.slug == CANNED_SLUG:
+            for subscriber in self._subscribers:
+                subscriber.queue.put_nowait(("canned", {"revision": event.revision}))
 
     async def _on_message(self, event: InboundStored | OutboundReady) -> None:
         if not self._subscribers:

@@ -2,7 +2,8 @@
 message, the fact asked first, buttons for the rest.
 
 A fact's source and review date follow it; "vui lòng xác nhận" is added once, and only to a fact
-that is uncertain; what is missing is said once.
+that is uncertain or from an entry past its review date (REVIEW_AFTER_DAYS); what is missing is
+said once.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 
 from bot.knowledge.passages import Passage
 from bot.knowledge.schema import OfficeBook, Procedure, Source
+from bot.knowledge.store import needs_review
 
 CONFIRM = "Thông tin này anh/chị vui lòng xác nhận lại với cơ quan tiếp nhận."
 ASPECTS = {
@@ -48,9 +50,14 @@ def _button(title: str, intent: str, **entities: str) -> dict[str, str]:
     return {"title": title, "payload": intent_payload(intent, **entities)}
 
 
+def unsure_as_a_whole(entry: Procedure) -> bool:
+    """Every fact of the entry needs confirming: its sources are weak, or nobody reviewed it lately."""
+    return entry.confidence == "low" or needs_review(entry)
+
+
 def source_line(entry: Procedure, source: Source | None = None, confirm: bool = False) -> str:
     line = f"Nguồn: {(source or entry.sources[0]).title} (cập nhật {entry.reviewed_at:%d/%m/%Y})."
-    return f"{line}\n{CONFIRM}" if confirm or entry.confidence == "low" else line
+    return f"{line}\n{CONFIRM}" if confirm or unsure_as_a_whole(entry) else line
 
 
 def follow_up(entry: Procedure, exclude: str | None = None, whole: str | None = None) -> Reply:
@@ -81,7 +88,7 @@ def documents(entry: Procedure) -> Reply:
         lines.append(f"{number}. {doc.name}" + (f" — {doc.note}" if doc.note else ""))
     unsure = [str(n) for n, doc in enumerate(entry.documents, 1) if doc.confirm]
     lines.append(source_line(entry))
-    if unsure and entry.confidence != "low":
+    if unsure and not unsure_as_a_whole(entry):
         lines.append(f"Mục {', '.join(unsure)} anh/chị vui lòng xác nhận lại với cơ quan tiếp nhận.")
     return Reply("\n".join(lines))
 

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from bot.knowledge.schema import OfficeBook, Outside, Procedure
+from bot.knowledge.schema import CannedReplies, OfficeBook, Outside, Procedure
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,8 @@ def _node_line(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
-def _read(path: Path, model: type):
+def _read(path: Path, model: type, wrap: str | None = None):
+    """Read and validate one file; `wrap` names the field a file holding a bare list fills."""
     text = path.read_text(encoding="utf-8")
     try:
         root = yaml.compose(text)
@@ -49,10 +50,10 @@ def _read(path: Path, model: type):
         mark = getattr(exc, "problem_mark", None)
         raise KnowledgeError(path, "", mark.line + 1 if mark else None, str(exc).splitlines()[0]) from exc
     try:
-        return model.model_validate(data)
+        return model.model_validate({wrap: data} if wrap else data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        loc = tuple(first["loc"])
+        loc = tuple(first["loc"])[1 if wrap else 0:]
         field = ".".join(str(p) for p in loc)
         raise KnowledgeError(path, field, _node_line(root, loc), first["msg"]) from exc
 
@@ -72,6 +73,17 @@ def read_outside(path: Path) -> Outside:
     return _read(path, Outside)
 
 
+def read_canned(path: Path) -> CannedReplies:
+    """The volunteers' canned replies: a YAML list of {title, text}."""
+    return _read(path, CannedReplies, wrap="replies")
+
+
+def dump_yaml(data: Any) -> str:
+    """YAML as people write the knowledge files: Vietnamese as is, fields in the schema's order."""
+    # one line per text, never folded: a diff shows what changed, not a reflowed paragraph
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=4096)
+
+
 def read_all(root: Path) -> tuple[list[Procedure], OfficeBook]:
     procedures = [read_procedure(p) for p in sorted((root / "procedures").glob("*.yaml"))]
     return procedures, read_offices(root / "offices.yaml")
@@ -82,7 +94,7 @@ if __name__ == "__main__":  # `python3 -m bot.knowledge.files FILE…`: validate
     for name in sys.argv[1:]:
         path = Path(name)
         try:
-            readers = {"offices.yaml": read_offices, "topics.yaml": read_outside}
+            readers = {"offices.yaml": read_offices, "topics.yaml": read_outside, "canned_replies.yaml": read_canned}
             readers.get(path.name, read_procedure)(path)
             print(f"ok   {path}")
         except KnowledgeError as err:

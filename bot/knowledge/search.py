@@ -24,7 +24,7 @@ from sqlalchemy import delete, func, select
 
 from bot.knowledge import outside as outside_knowledge
 from bot.knowledge.embedding import Encoder, procedure_texts
-from bot.knowledge.store import procedures as load_procedures
+from bot.knowledge.store import procedures as load_procedures, shared_version
 from bot.knowledge.schema import Procedure
 from bot.settings import get_settings
 from bot.storage.db import session_scope
@@ -139,6 +139,8 @@ class KnowledgeIndex:
         self.by_slug = {e.slug: e for e in self.entries}
         self._position = {e.slug: i for i, e in enumerate(self.entries)}
         self.encoder = encoder
+        self.vectors: dict[str, np.ndarray] = {}
+        self.outside_dir = outside_dir
         self.calibration = calibration or Calibration()
         self.names: dict[str, str] = {}
         for entry in self.entries:
@@ -153,8 +155,18 @@ class KnowledgeIndex:
         self._words = [{t for t in doc if t.startswith("~") and "_" not in t} for doc in documents]
         if encoder is not None:
             vectors = vectors or {e.slug: encoder.encode(procedure_texts(e)) for e in self.entries}
+            self.vectors = vectors
             self._matrix = np.vstack([vectors[e.slug] for e in self.entries])
             self._owner = np.concatenate([np.full(len(vectors[e.slug]), i) for i, e in enumerate(self.entries)])
+
+    def with_draft(self, draft: Procedure) -> "KnowledgeIndex":
+        """This index with one entry replaced (or added) by a draft: what the assistant would answer
+        once it is published. Only the draft's texts are embedded."""
+        entries = [e for e in self.entries if e.slug != draft.slug] + [draft]
+        vectors = None
+        if self.encoder is not None:
+            vectors = {**self.vectors, draft.slug: self.encoder.encode(procedure_texts(draft))}
+        return KnowledgeIndex(entries, self.encoder, vectors, self.calibration, self.outside_dir)
 
     def named(self, words: list[str]) -> str | None:
         """The entry whose name or alias these content words are exactly, if any."""
@@ -278,7 +290,9 @@ def build_live_index(encoder: Encoder | None = None) -> KnowledgeIndex:
 
 
 class LiveIndex:
-    """The index of what is in the database now; re-checks the database at most once a second."""
+    """The index of what is in the database now. At most once a second it checks whether the
+    knowledge changed: the Redis counter a publish increments (REDIS_URL: one cheap read shared by
+    every process), else the database's count and sum of revisions."""
 
     def __init__(self, check_every_s: float = 1.0):
         self._lock = threading.Lock()
@@ -292,15 +306,22 @@ class LiveIndex:
         if self._index is not None and now - self._checked < self._every:
             return self._index
         with self._lock:
-            with session_scope() as session:
-                version = tuple(session.execute(
-                    select(func.count(), func.sum(KnowledgeEntry.revision), func.max(KnowledgeEntry.updated_at))
-                ).one())
+            version = self._current_version()
             if version != self._version or self._index is None:
                 self._index = build_live_index()
                 self._version = version
             self._checked = now
             return self._index
+
+    @staticmethod
+    def _current_version() -> tuple:
+        shared = shared_version()
+        if shared is not None:
+            return ("redis", shared)
+        with session_scope() as session:
+            return ("database", *session.execute(
+                select(func.count(), func.sum(KnowledgeEntry.revision), func.max(KnowledgeEntry.updated_at))
+            ).one())
 
 
 live_index = LiveIndex()

@@ -1,27 +1,4 @@
-import httpx
-import pytest
-
-from tests.integration.people import open_conversation
-
-
-@pytest.fixture(scope="session")
-def gateway(stack):
-    with httpx.Client(base_url=stack.gateway_url, timeout=60) as client:
-        yield client
-
-
-@pytest.fixture
-def chat(gateway):
-    """A fresh citizen in a server-issued conversation: chat("text") → list of replies."""
-    sender = open_conversation(gateway)
-
-    def send(text: str, **extra) -> list[dict]:
-        response = gateway.post("/api/chat", json={"sender_id": sender, "text": text, **extra})
-        assert response.status_code == 200, response.text
-        return response.json()["replies"]
-
-    send.sender = sender
-    return send
+"""Helpers of the integration tests (the `gateway` and `chat` fixtures live in tests/conftest.py)."""
 
 
 def button(replies: list[dict], title: str) -> str:

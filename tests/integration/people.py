@@ -33,6 +33,19 @@ class Console:
     def post(self, path: str, body: dict | None = None) -> httpx.Response:
         return self.http.post(path, json=body or {}, headers={auth.CSRF_HEADER: self.csrf})
 
+    def entry(self, slug: str) -> dict:
+        """`{"revision", "entry"}` of a knowledge entry, from the staff editor's API."""
+        response = self.http.get(f"/admin/api/entries/{slug}")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def publish(self, slug: str, entry: dict) -> int:
+        """Publishes `entry` over the latest revision; the new revision."""
+        response = self.http.put(f"/admin/api/entries/{slug}", json={"revision": self.entry(slug)["revision"], "entry": entry},
+                                 headers={auth.CSRF_HEADER: self.csrf})
+        assert response.status_code == 200, response.text
+        return response.json()["revision"]
+
     def queue(self) -> dict:
         return self.http.get("/console/api/queue").json()
 

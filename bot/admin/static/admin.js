@@ -4,7 +4,9 @@ import { $, api, session, say } from "./common.js";
 const mounted = new Set();
 
 async function showTab(name) {
-  const link = document.querySelector(`#tabs a[data-tab="${name}"]`) ? name : "knowledge";
+  // a tab this account may not see falls back to its first one (a volunteer's only tab: the password)
+  const offered = document.querySelector(`#tabs a[data-tab="${name}"]:not([hidden])`);
+  const link = offered ? name : document.querySelector("#tabs a:not([hidden])").dataset.tab;
   for (const a of document.querySelectorAll("#tabs a")) a.classList.toggle("active", a.dataset.tab === link);
   for (const section of document.querySelectorAll("main > section")) section.hidden = section.id !== `tab-${link}`;
   const section = $(`tab-${link}`);
@@ -24,11 +26,12 @@ function showApp() {
   $("login-view").hidden = true;
   $("me-bar").hidden = false;
   $("me-name").textContent = session.me.name;
-  if (!["staff", "admin"].includes(session.me.role)) {
-    $("forbidden").hidden = false;
-    return;
+  const staff = ["staff", "admin"].includes(session.me.role);
+  // volunteers come here only to change their own password
+  for (const a of document.querySelectorAll("#tabs a")) {
+    a.hidden = a.dataset.role === "admin" ? session.me.role !== "admin" : !staff && a.dataset.tab !== "password";
   }
-  for (const a of document.querySelectorAll("#tabs a[data-role=admin]")) a.hidden = session.me.role !== "admin";
+  $("forbidden").hidden = staff;
   $("app").hidden = false;
   showTab(session.me.must_change_password ? "password" : location.hash.slice(1));
 }

@@ -59,6 +59,8 @@
     let data = {};
     try { data = await res.json(); } catch (err) { /* empty or non-JSON body */ }
     if (res.status === 401 && path !== "login") { showLogin(); return null; }
+    // After an admin's reset the account must choose its own password first (the admin page's form).
+    if (res.status === 403 && data && data.must_change_password) { window.location.assign("/admin#password"); return null; }
     return { ok: res.ok, status: res.status, data: data || {} };
   }
 
@@ -115,10 +117,22 @@
     $("report-link").hidden = !(data.role === "staff" || data.role === "admin");
     setOnline(!!data.online);
     fillSelect($("close-outcome"), (data.outcomes || []).map((o) => [o.key, o.label]));
-    fillSelect($("canned"), [["", "Chèn mẫu trả lời…"]].concat((data.canned || []).map((c, i) => [String(i), c.title])));
-    $("canned").hidden = !(data.canned || []).length;
+    showCanned(data.canned);
     connect();
     refreshQueue();
+  }
+
+  function showCanned(canned) {
+    fillSelect($("canned"), [["", "Chèn mẫu trả lời…"]].concat((canned || []).map((c, i) => [String(i), c.title])));
+    $("canned").hidden = !(canned || []).length;
+  }
+
+  // Staff edited the canned replies: take the new ones without a reload.
+  async function refreshCanned() {
+    const r = await api("me");
+    if (!r || !r.ok || !me) return;
+    me.canned = r.data.canned || [];
+    showCanned(me.canned);
   }
 
   $("login-form").addEventListener("submit", async (event) => {
@@ -256,6 +270,7 @@
       // A new conversation starts with an empty composer and the packet open where there is room.
       $("reply-text").value = "";
       $("note-text").value = "";
+      $("faq-draft-form").hidden = true;
       hideWarning();
       updateHint();
       $("packet").open = wide.matches;
@@ -315,6 +330,13 @@
       div.appendChild(el("br"));
       div.appendChild(link);
     }
+    if (m.author === "volunteer" && !isReadOnly()) {
+      div.appendChild(el("br"));
+      const propose = el("button", "link faq-draft", "Gửi làm câu hỏi thường gặp");
+      propose.type = "button";
+      propose.addEventListener("click", () => openFaqDraft(div, m.text || ""));
+      div.appendChild(propose);
+    }
     log.appendChild(div);
     if (nearBottom || m.author === "volunteer") log.scrollTop = log.scrollHeight;
   }
@@ -333,6 +355,28 @@
       return li;
     });
   }
+
+  // ---- a reply proposed to staff as a FAQ entry ----
+  function openFaqDraft(bubble, answer) {
+    let asked = bubble.previousElementSibling;
+    while (asked && !asked.classList.contains("citizen")) asked = asked.previousElementSibling;
+    $("faq-question").value = asked && asked.firstChild ? asked.firstChild.textContent : "";
+    $("faq-answer").value = answer;
+    $("faq-draft-form").hidden = false;
+    $("faq-question").focus();
+  }
+
+  $("faq-draft-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!openId) return;
+    const body = { question: $("faq-question").value.trim(), answer: $("faq-answer").value.trim() };
+    if (!body.question || !body.answer) { say("Vui lòng nhập câu hỏi và câu trả lời.", true); return; }
+    const r = await act("handoffs/" + openId + "/faq-draft", body);
+    if (!r) return;
+    $("faq-draft-form").hidden = true;
+    say("Đã gửi cho cán bộ xem xét làm câu hỏi thường gặp.");
+  });
+  $("faq-draft-cancel").addEventListener("click", () => { $("faq-draft-form").hidden = true; });
 
   // ---- composer ----
   function updateHint() {
@@ -435,6 +479,7 @@
   // ---- live updates ----
   function refetchAll() {
     refreshQueue();
+    refreshCanned();
     if (openId) openHandoff(openId);
   }
 
@@ -445,6 +490,7 @@
     // Fires on the first connect and on every automatic reconnect: catch up on what was missed.
     es.addEventListener("open", refetchAll);
     es.addEventListener("queue", () => refreshQueue());
+    es.addEventListener("canned", refreshCanned);
     es.addEventListener("message", (e) => {
       const d = JSON.parse(e.data);
       if (!d.message) return;
