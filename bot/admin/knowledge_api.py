@@ -127,8 +127,7 @@ def routes(context: AdminContext) -> APIRouter:
     async def preview(body: PreviewRequest, _: Staff) -> dict:
         decision = await service.preview(context.rasa, body.slug, body.entry, body.question)
         return {"replies": [reply.as_dict() for reply in decision.replies],
-                "about": {"procedure": decision.about.procedure, "aspect": decision.about.aspect,
-                          "outcome": decision.about.outcome}}
+                "about": decision.about.as_dict()}
 
     @api.get("/review")
     async def review(_: Staff) -> dict:

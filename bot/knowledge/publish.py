@@ -1,8 +1,8 @@
 """Publishing knowledge from the staff's editor: validate, check the revision the editor started
 from, write the live entry and its revision, and log who did it — in the caller's transaction.
 
-Search picks a published entry up by itself (bot.knowledge.search.LiveIndex), so an edit is live in
-seconds with no Rasa retraining: once the caller's transaction commits, the Redis knowledge counter
+Search picks a published procedure up by itself (bot.knowledge.search.LiveIndex), so an edit is live
+in seconds with no Rasa retraining: once the caller's transaction commits, the Redis knowledge counter
 (REDIS_URL) is incremented so every process rebuilds at its next check.
 
 Also what the editor shows around a publish: the list of entries, revisions with a diff of their
@@ -78,7 +78,8 @@ def publish(session: Session, slug: str, data: Any, *, actor_id: int | None, aut
         session.flush()
     except IntegrityError as exc:  # another publish of the same revision won the race
         raise PublishError(409, "Mục này vừa được người khác cập nhật.", revision=row.revision) from exc
-    announce_after_commit(session)
+    if row.kind == "procedure":  # the search indexes procedures only; offices and canned replies are read as needed
+        announce_after_commit(session)
     return row.revision
 
 

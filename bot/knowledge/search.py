@@ -291,7 +291,7 @@ def build_live_index(encoder: Encoder | None = None) -> KnowledgeIndex:
 
 class LiveIndex:
     """The index of what is in the database now. At most once a second it checks whether the
-    knowledge changed: the Redis counter a publish increments (REDIS_URL: one cheap read shared by
+    procedures changed: the Redis counter a publish increments (REDIS_URL: one cheap read shared by
     every process), else the database's count and sum of revisions."""
 
     def __init__(self, check_every_s: float = 1.0):
@@ -321,6 +321,7 @@ class LiveIndex:
         with session_scope() as session:
             return ("database", *session.execute(
                 select(func.count(), func.sum(KnowledgeEntry.revision), func.max(KnowledgeEntry.updated_at))
+                .where(KnowledgeEntry.kind == "procedure")  # what the index is built from
             ).one())
 
 
