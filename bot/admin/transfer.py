@@ -9,7 +9,6 @@ unpacked size and the member count.
 """
 from __future__ import annotations
 
-import difflib
 import io
 import json
 import re
@@ -29,7 +28,7 @@ from sqlalchemy.orm import Session
 from bot.admin import sheets
 from bot.console.auth import Principal
 from bot.knowledge import loader, publish
-from bot.knowledge.files import KnowledgeError, dump_yaml, read_canned, read_offices, read_procedure
+from bot.knowledge.files import KnowledgeError, read_canned, read_offices, read_procedure, yaml_diff
 from bot.knowledge.schema import SLUG_RE
 from bot.knowledge.store import CANNED_SLUG, OFFICES_SLUG, today
 from bot.storage.db import session_scope
@@ -258,11 +257,9 @@ def _changes(drafts: dict[str, dict[str, Any]], live: dict[str, Live]) -> tuple[
         if after == before.data:
             unchanged.append(slug)
             continue
-        diff = "".join(difflib.unified_diff(
-            dump_yaml(before.data).splitlines(keepends=True), dump_yaml(after).splitlines(keepends=True),
-            fromfile=f"{slug} @{before.revision}", tofile=f"{slug} (tệp nhập)"))
         changes.append({"slug": slug, "revision": before.revision, "summary": summary(before.data, after),
-                        "diff": diff, "entry": after})
+                        "diff": yaml_diff(before.data, after, f"{slug} @{before.revision}", f"{slug} (tệp nhập)"),
+                        "entry": after})
     return changes, unchanged
 
 

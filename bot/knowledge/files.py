@@ -1,6 +1,7 @@
 """Read and validate the knowledge files; errors name the file, the field and the line."""
 from __future__ import annotations
 
+import difflib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,13 @@ def dump_yaml(data: Any) -> str:
     """YAML as people write the knowledge files: Vietnamese as is, fields in the schema's order."""
     # one line per text, never folded: a diff shows what changed, not a reflowed paragraph
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=4096)
+
+
+def yaml_diff(before: dict[str, Any], after: dict[str, Any], before_name: str, after_name: str) -> str:
+    """A unified diff of two entries as their YAML files read: what a reviewer is shown."""
+    return "".join(difflib.unified_diff(dump_yaml(before).splitlines(keepends=True),
+                                        dump_yaml(after).splitlines(keepends=True),
+                                        fromfile=before_name, tofile=after_name))
 
 
 def read_all(root: Path) -> tuple[list[Procedure], OfficeBook]:

@@ -9,7 +9,6 @@ Also what the editor shows around a publish: the list of entries, revisions with
 YAML, and review dates."""
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -17,7 +16,7 @@ from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.knowledge.files import dump_yaml
+from bot.knowledge.files import yaml_diff
 from bot.knowledge.schema import CannedReplies, OfficeBook, Procedure
 from bot.knowledge.store import CANNED_SLUG, OFFICES_SLUG, announce_change, due_since, today
 from bot.storage import audit
@@ -158,9 +157,7 @@ def revision(session: Session, slug: str, number: int) -> dict[str, Any]:
     if row is None:
         raise PublishError(404, "Không có phiên bản này.")
     before = _revision_row(session, slug, number - 1)
-    diff = "" if before is None else "".join(difflib.unified_diff(
-        dump_yaml(before.data).splitlines(keepends=True), dump_yaml(row.data).splitlines(keepends=True),
-        fromfile=f"{slug} @{before.revision}", tofile=f"{slug} @{row.revision}"))
+    diff = "" if before is None else yaml_diff(before.data, row.data, f"{slug} @{before.revision}", f"{slug} @{row.revision}")
     return {**_revision_head(row), "entry": row.data, "diff": diff}
 
 
