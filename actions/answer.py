@@ -1,5 +1,6 @@
 """The action behind every question and small talk: it hands the evidence to bot.knowledge's
 decision and sends what it decided. Thin: the content and the choice come from bot.knowledge."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -13,6 +14,7 @@ from actions.privacy import privacy_notice
 from bot.knowledge import answers
 from bot.knowledge.decide import Decision, decide
 from bot.knowledge.search import live_index
+
 
 class ActionAnswer(Action):
     """Answer the fact asked about the procedure meant, decline what is not covered, or ask."""

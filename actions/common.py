@@ -1,4 +1,5 @@
 """What every action needs: the evidence of a turn, sending replies, reporting the decision."""
+
 from __future__ import annotations
 
 from rasa_sdk import Tracker
@@ -21,8 +22,9 @@ def report(dispatcher: CollectingDispatcher, about: About) -> None:
     dispatcher.utter_message(json_message={"about": about.as_dict()})
 
 
-def request_handoff(dispatcher: CollectingDispatcher, reason: str, procedure: str | None = None,
-                    step: int | None = None) -> None:
+def request_handoff(
+    dispatcher: CollectingDispatcher, reason: str, procedure: str | None = None, step: int | None = None
+) -> None:
     """Ask the app for a volunteer. The app moves the conversation to its queue and tells the
     citizen who is available; the marker itself is never shown."""
     dispatcher.utter_message(json_message={"handoff": {"reason": reason, "procedure": procedure, "step": step}})
@@ -42,7 +44,11 @@ def previous_turn_unanswered(tracker: Tracker) -> bool:
             users += 1
             if users == 2:
                 return False
-        elif users == 1 and event.get("event") == "bot" and ((event.get("data") or {}).get("custom") or {}).get(UNANSWERED):
+        elif (
+            users == 1
+            and event.get("event") == "bot"
+            and ((event.get("data") or {}).get("custom") or {}).get(UNANSWERED)
+        ):
             return True
     return False
 

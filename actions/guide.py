@@ -1,5 +1,6 @@
 """The step-by-step guide action: reads the guide state from slots, lets bot.guide decide,
-records each step change in the app database."""
+records each step change (through bot.guide)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -14,10 +15,8 @@ from bot import guide
 from bot.knowledge import answers
 from bot.knowledge.answers import Reply, intent_payload
 from bot.knowledge.decide import Evidence, decide, resolve, unresolved
-from bot.messages import About
 from bot.knowledge.search import KnowledgeIndex, live_index
-from bot.storage.db import session_scope
-from bot.storage.repo import record_guide_event
+from bot.messages import About
 
 
 def state_of(tracker: Tracker) -> guide.GuideState:
@@ -30,8 +29,12 @@ def state_of(tracker: Tracker) -> guide.GuideState:
 
 
 def slots_of(state: guide.GuideState) -> list[dict]:
-    return [SlotSet("guide_slug", state.slug), SlotSet("guide_step", float(state.step)),
-            SlotSet("guide_phase", state.phase), SlotSet("guide_stuck", float(state.stuck))]
+    return [
+        SlotSet("guide_slug", state.slug),
+        SlotSet("guide_step", float(state.step)),
+        SlotSet("guide_phase", state.phase),
+        SlotSet("guide_stuck", float(state.stuck)),
+    ]
 
 
 class ActionGuide(Action):
@@ -67,13 +70,13 @@ class ActionGuide(Action):
         if outcome.needs_volunteer:
             request_handoff(dispatcher, "stuck", slug, outcome.state.step)
         if outcome.event is not None:
-            with session_scope() as session:
-                record_guide_event(session, tracker.sender_id, slug, outcome.event)
+            guide.record_event(tracker.sender_id, slug, outcome.event)
         return slots_of(outcome.state) + [SlotSet("procedure", slug)]
 
     @staticmethod
-    def _procedure(dispatcher: CollectingDispatcher, tracker: Tracker, index: KnowledgeIndex,
-                   evidence: Evidence) -> str | None:
+    def _procedure(
+        dispatcher: CollectingDispatcher, tracker: Tracker, index: KnowledgeIndex, evidence: Evidence
+    ) -> str | None:
         """Which procedure to guide through; None when the citizen was asked or declined instead."""
         found = resolve(index, evidence.question(), evidence)
         if found.slug is not None:
@@ -89,6 +92,8 @@ class ActionGuide(Action):
         buttons = [{"title": "Gặp tình nguyện viên", "payload": intent_payload("request_human")}]
         if context in index.by_slug:
             entry = index.by_slug[context]
-            buttons.insert(0, {"title": "Hướng dẫn nộp trực tuyến", "payload": intent_payload("guide_me", procedure=context)})
+            buttons.insert(
+                0, {"title": "Hướng dẫn nộp trực tuyến", "payload": intent_payload("guide_me", procedure=context)}
+            )
             return Reply(f"Dạ, anh/chị muốn em hướng dẫn từng bước nộp hồ sơ {entry.title} không ạ?", buttons)
         return Reply("Dạ, anh/chị đang làm thủ tục nào ạ? Anh/chị nhắn tên thủ tục giúp em nhé.", buttons)

@@ -1,4 +1,5 @@
 """A citizen asks for a person, or complains: the app's volunteer desk takes over."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -11,9 +12,9 @@ from actions.common import evidence_of, report, request_handoff, send
 from actions.guide import state_of
 from bot.knowledge import answers
 from bot.knowledge.decide import decide
-from bot.messages import About
 from bot.knowledge.question import asks_for_a_person
 from bot.knowledge.search import live_index
+from bot.messages import About
 
 
 class ActionRequestHuman(Action):
@@ -32,7 +33,11 @@ class ActionRequestHuman(Action):
         procedure = guide.slug or tracker.get_slot("procedure")
         if intent == "complaint":
             send(dispatcher, [answers.COMPLAINT])
-        request_handoff(dispatcher, "complaint" if intent == "complaint" else "citizen_request",
-                        procedure, guide.step if guide.active else None)
+        request_handoff(
+            dispatcher,
+            "complaint" if intent == "complaint" else "citizen_request",
+            procedure,
+            guide.step if guide.active else None,
+        )
         report(dispatcher, About(procedure, None, "handoff"))
         return []

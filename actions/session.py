@@ -1,5 +1,6 @@
 """A new Rasa session (after an hour without messages): carry the state over and, when a guide
 was left half-way, offer to continue where the citizen stopped."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -19,8 +20,11 @@ class ActionSessionStart(Action):
         return "action_session_start"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
-        carried = [SlotSet(name, value) for name, value in tracker.slots.items()
-                   if value is not None and name != "session_started_metadata"]
+        carried = [
+            SlotSet(name, value)
+            for name, value in tracker.slots.items()
+            if value is not None and name != "session_started_metadata"
+        ]
         state = state_of(tracker)
         index = live_index.get()
         if state.active and state.phase != "outcome" and state.slug in index.by_slug:

@@ -7,6 +7,7 @@
 
     .venv/bin/python benchmarks/abuse.py [--flood-seconds 30] [--accounts 50] [--messages 1000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,13 @@ from bot.storage.db import session_scope  # noqa: E402
 from long_conversation import conversation_costs  # noqa: E402
 
 LIMITS = {"login_max_failures": 1_000_000, "rate_limit_conversation": 100_000}
-QUESTIONS = ["làm căn cước cần giấy tờ gì", "đăng ký khai sinh mất bao lâu", "lệ phí đăng ký kết hôn",
-             "nộp hồ sơ tạm trú ở đâu", "có làm giấy xác nhận cư trú online được không"]
+QUESTIONS = [
+    "làm căn cước cần giấy tờ gì",
+    "đăng ký khai sinh mất bao lâu",
+    "lệ phí đăng ký kết hôn",
+    "nộp hồ sơ tạm trú ở đâu",
+    "có làm giấy xác nhận cư trú online được không",
+]
 BIG_BODY = 256 * 1024 * 1024
 
 
@@ -38,7 +44,7 @@ def rss_mb(pid: int) -> float:
 
 
 def gateway_pid(stack) -> int:
-    return next(s.process.pid for s in stack.services if s.name == "gateway")
+    return stack.service("gateway-0").process.pid
 
 
 async def chat_latencies(client: httpx.AsyncClient, seconds: float) -> list[float]:
@@ -69,8 +75,9 @@ async def login_flood(base_url: str, usernames: list[str], seconds: float) -> in
             assert response.status_code == 401, response.text
             attempts += 1
 
-    async with httpx.AsyncClient(base_url=base_url, timeout=120,
-                                 limits=httpx.Limits(max_connections=len(usernames))) as client:
+    async with httpx.AsyncClient(
+        base_url=base_url, timeout=120, limits=httpx.Limits(max_connections=len(usernames))
+    ) as client:
         await asyncio.gather(*(fail(client, name) for name in usernames))
     return attempts
 
@@ -86,9 +93,15 @@ async def chat_under_login_flood(stack, accounts: int, seconds: float) -> dict:
         busy = await chat_latencies(client, seconds)
         attempts = await flood
     idle_p95, busy_p95 = percentile(idle, 95), percentile(busy, 95)
-    return {"accounts": accounts, "seconds": seconds, "failed_logins": attempts,
-            "idle_chat_p95_ms": round(idle_p95 * 1000, 1), "flood_chat_p95_ms": round(busy_p95 * 1000, 1),
-            "ratio": round(busy_p95 / idle_p95, 2), "target": "≤ 2×"}
+    return {
+        "accounts": accounts,
+        "seconds": seconds,
+        "failed_logins": attempts,
+        "idle_chat_p95_ms": round(idle_p95 * 1000, 1),
+        "flood_chat_p95_ms": round(busy_p95 * 1000, 1),
+        "ratio": round(busy_p95 / idle_p95, 2),
+        "target": "≤ 2×",
+    }
 
 
 def send_big_body(host: str, port: int, chunked: bool) -> int:
@@ -142,9 +155,15 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1000)
     args = parser.parse_args()
     with scratch_stack(**LIMITS) as stack:
-        print(json.dumps({"login_flood": asyncio.run(chat_under_login_flood(stack, args.accounts, args.flood_seconds))},
-                         ensure_ascii=False))
-        print(json.dumps({"long_conversation": conversation_costs(stack.gateway_url, args.messages)}, ensure_ascii=False))
+        print(
+            json.dumps(
+                {"login_flood": asyncio.run(chat_under_login_flood(stack, args.accounts, args.flood_seconds))},
+                ensure_ascii=False,
+            )
+        )
+        print(
+            json.dumps({"long_conversation": conversation_costs(stack.gateway_url, args.messages)}, ensure_ascii=False)
+        )
         print(json.dumps({"big_body": memory_while_refusing(stack)}, ensure_ascii=False))
 
 

@@ -14,6 +14,7 @@ of `tests/data/search_dev.tsv`, and a diacritic-free copy of every accented ques
 `folded`). `--questions FILE` scores any TSV with columns `question, slug, aspect` (`slug` may be
 `NONE`; `register` and `fact` are optional).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -80,21 +81,29 @@ def squeeze(text: str) -> str:
 
 def read_rows(path: Path) -> list[Row]:
     with path.open(encoding="utf-8") as handle:
-        return [Row(r["question"], r["slug"], r.get("aspect") or "", r.get("register") or "", r.get("fact") or "")
-                for r in csv.DictReader(handle, delimiter="\t")]
+        return [
+            Row(r["question"], r["slug"], r.get("aspect") or "", r.get("register") or "", r.get("fact") or "")
+            for r in csv.DictReader(handle, delimiter="\t")
+        ]
 
 
 def default_rows() -> list[Row]:
     rows = read_rows(DEV)
     with SEARCH_DEV.open(encoding="utf-8") as handle:
-        rows += [Row(r["query"], "NONE" if r["slug"] == "-" else r["slug"], register=f"search-{r['register']}")
-                 for r in csv.DictReader(handle, delimiter="\t") if r["register"] in SEARCH_REGISTERS]
+        rows += [
+            Row(r["query"], "NONE" if r["slug"] == "-" else r["slug"], register=f"search-{r['register']}")
+            for r in csv.DictReader(handle, delimiter="\t")
+            if r["register"] in SEARCH_REGISTERS
+        ]
     return rows
 
 
 def with_folded_copies(rows: list[Row]) -> list[Row]:
-    copies = [Row(fold(r.question), r.slug, r.aspect, "folded", r.fact, copy_of=i)
-              for i, r in enumerate(rows) if fold(r.question) != r.question]
+    copies = [
+        Row(fold(r.question), r.slug, r.aspect, "folded", r.fact, copy_of=i)
+        for i, r in enumerate(rows)
+        if fold(r.question) != r.question
+    ]
     return rows + copies
 
 
@@ -170,31 +179,47 @@ def report(outcomes: list[Outcome]) -> dict:
     inside_pairs = sum(a.inside for a, _ in pairs)
     return {
         "overall": overall.figures(),
-        "diacritics": {"pairs": inside_pairs,
-                       "accented_right_procedure": round(accented / inside_pairs, 3) if inside_pairs else None,
-                       "folded_right_procedure": round(stripped / inside_pairs, 3) if inside_pairs else None},
+        "diacritics": {
+            "pairs": inside_pairs,
+            "accented_right_procedure": round(accented / inside_pairs, 3) if inside_pairs else None,
+            "folded_right_procedure": round(stripped / inside_pairs, 3) if inside_pairs else None,
+        },
         "by_register": {k: t.figures() for k, t in sorted(by_register.items())},
         "by_slug": {k: t.figures() for k, t in sorted(by_slug.items())},
         "misses": [
             {"question": o.row.question, "expected": [o.row.slug, o.row.aspect, o.row.fact], "about": o.about}
             for o in outcomes
-            if (o.inside and (not o.right_procedure or (o.row.aspect and not o.right_aspect)
-                              or (o.row.fact and not o.fact_found)))
+            if (
+                o.inside
+                and (
+                    not o.right_procedure or (o.row.aspect and not o.right_aspect) or (o.row.fact and not o.fact_found)
+                )
+            )
             or (not o.inside and not o.declined)
         ],
     }
 
 
 def print_table(result: dict) -> None:
-    columns = ["questions", "right_procedure", "right_aspect", "fact_found", "declined", "wrongly_declined",
-               "p50_ms", "p95_ms"]
+    columns = [
+        "questions",
+        "right_procedure",
+        "right_aspect",
+        "fact_found",
+        "declined",
+        "wrongly_declined",
+        "p50_ms",
+        "p95_ms",
+    ]
     print(f"{'':28}" + "".join(f"{c:>17}" for c in columns))
     lines = [("overall", result["overall"])] + list(result["by_register"].items()) + list(result["by_slug"].items())
     for name, figures in lines:
         print(f"{name[:28]:28}" + "".join(f"{'-' if figures[c] is None else figures[c]:>17}" for c in columns))
     d = result["diacritics"]
-    print(f"diacritics: {d['pairs']} in-catalogue pairs, right procedure accented {d['accented_right_procedure']} "
-          f"vs folded {d['folded_right_procedure']}")
+    print(
+        f"diacritics: {d['pairs']} in-catalogue pairs, right procedure accented {d['accented_right_procedure']} "
+        f"vs folded {d['folded_right_procedure']}"
+    )
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ the machine's two cores with the bots, so it uses the HTTP client that costs the
 request (aiohttp; httpx took ~2 ms a request, a tenth of the machine at this load); its CPU time is
 reported beside each run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,9 +32,18 @@ from common import ROOT, percentile, scratch_stack
 
 from tests.ports import free_port  # noqa: E402
 
-OURS = ["xin chào", "đăng ký khai sinh cần giấy tờ gì", "còn lệ phí thì sao", "nộp ở đâu",
-        "làm căn cước mất bao lâu", "lam lai can cuoc o dau", "e mún làm gks cho con thì lm s ạ",
-        "hướng dẫn tôi nộp online", "xong", "cảm ơn em"]
+OURS = [
+    "xin chào",
+    "đăng ký khai sinh cần giấy tờ gì",
+    "còn lệ phí thì sao",
+    "nộp ở đâu",
+    "làm căn cước mất bao lâu",
+    "lam lai can cuoc o dau",
+    "e mún làm gks cho con thì lm s ạ",
+    "hướng dẫn tôi nộp online",
+    "xong",
+    "cảm ơn em",
+]
 BASELINE = ["hello", "I am sad", "yes", "great", "are you a bot?", "bye"]
 MAX_REQUESTS = 200_000  # a hard bound besides the time limit
 
@@ -69,14 +79,22 @@ async def closed_loop(send, conversations: int, seconds: float, script_length: i
     started, client_cpu = time.monotonic(), time.process_time()
     await asyncio.gather(*(conversation(n) for n in range(conversations)))
     elapsed = time.monotonic() - started
-    return {"messages": len(latencies), "messages_per_s": round(len(latencies) / elapsed, 1),
-            "p50_ms": round(percentile(latencies, 50), 1), "p95_ms": round(percentile(latencies, 95), 1),
-            "load_generator_cpu_s": round(time.process_time() - client_cpu, 1)}
+    return {
+        "messages": len(latencies),
+        "messages_per_s": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(percentile(latencies, 50), 1),
+        "p95_ms": round(percentile(latencies, 95), 1),
+        "load_generator_cpu_s": round(time.process_time() - client_cpu, 1),
+    }
 
 
 def client(base_url: str, conversations: int, timeout_s: float) -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(base_url, timeout=aiohttp.ClientTimeout(total=timeout_s),
-                                 connector=aiohttp.TCPConnector(limit=conversations + 5), raise_for_status=True)
+    return aiohttp.ClientSession(
+        base_url,
+        timeout=aiohttp.ClientTimeout(total=timeout_s),
+        connector=aiohttp.TCPConnector(limit=conversations + 5),
+        raise_for_status=True,
+    )
 
 
 async def post(session: aiohttp.ClientSession, path: str, body: dict) -> None:
@@ -91,7 +109,9 @@ async def open_conversation(session: aiohttp.ClientSession) -> str:
 
 
 async def measure_ours(args) -> dict:
-    with scratch_stack(rasa_replicas=args.rasa_replicas, rate_limit_conversation=1_000_000) as stack:  # closed-loop: no pauses
+    with scratch_stack(
+        rasa_replicas=args.rasa_replicas, rate_limit_conversation=1_000_000
+    ) as stack:  # closed-loop: no pauses
         async with client(stack.gateway_url, args.conversations, 60) as session:
             conversations: dict[str, str] = {}
 
@@ -105,7 +125,9 @@ async def measure_ours(args) -> dict:
             single = await closed_loop(lambda w, t: send(w, t, "single"), 1, min(args.seconds, 20), len(OURS))
             before = {s.name: cpu_seconds(s.process.pid) for s in stack.services}
             load = await closed_loop(send, args.conversations, args.seconds, len(OURS))
-            load["cpu_s_by_service"] = {s.name: round(cpu_seconds(s.process.pid) - before[s.name], 1) for s in stack.services}
+            load["cpu_s_by_service"] = {
+                s.name: round(cpu_seconds(s.process.pid) - before[s.name], 1) for s in stack.services
+            }
     return {"one_conversation": single, "closed_loop": load}
 
 
@@ -114,11 +136,23 @@ async def measure_baseline(args) -> dict:
     rasa = ROOT / ".venv-rasa" / "bin" / "rasa"
     project = Path(tempfile.mkdtemp(prefix="rasa-init-"))
     env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
-    subprocess.run([str(rasa), "init", "--no-prompt", "--init-dir", str(project)], cwd=project, env=env,
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [str(rasa), "init", "--no-prompt", "--init-dir", str(project)],
+        cwd=project,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     port = free_port()
-    server = subprocess.Popen([str(rasa), "run", "-i", "127.0.0.1", "-p", str(port), "--enable-api"], cwd=project,
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    server = subprocess.Popen(
+        [str(rasa), "run", "-i", "127.0.0.1", "-p", str(port), "--enable-api"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         async with client(f"http://127.0.0.1:{port}", args.conversations, 120) as session:
             deadline = time.monotonic() + 180
@@ -153,8 +187,11 @@ def main() -> int:
     report = {"ours": {"rasa_replicas": args.rasa_replicas, **asyncio.run(measure_ours(args))}}
     if not args.skip_baseline:
         report["rasa_init_baseline"] = asyncio.run(measure_baseline(args))
-        report["throughput_ratio"] = round(report["ours"]["closed_loop"]["messages_per_s"]
-                                           / report["rasa_init_baseline"]["closed_loop"]["messages_per_s"], 2)
+        report["throughput_ratio"] = round(
+            report["ours"]["closed_loop"]["messages_per_s"]
+            / report["rasa_init_baseline"]["closed_loop"]["messages_per_s"],
+            2,
+        )
     print(json.dumps(report, indent=2))
     return 0
 

@@ -1,4 +1,5 @@
 """Helpers the benchmarks share: a scratch stack of the real services on free ports."""
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,13 @@ def percentile(values: list[float], p: float) -> float:
 @contextmanager
 def scratch_stack(**overrides):
     """Rasa, the action server and the gateway on free ports, with a scratch var/ folder."""
-    settings = Settings(var_dir=SCRATCH, gateway_port=free_port(), rasa_port=free_port(consecutive=8), actions_port=free_port(),
-                        **overrides)
+    settings = Settings(
+        var_dir=SCRATCH,
+        gateway_port=free_port(),
+        rasa_port=free_port(consecutive=8),
+        actions_port=free_port(),
+        **overrides,
+    )
     db.upgrade(settings.db_url)
     load(settings.knowledge_dir, settings.offices_path)
     print(json.dumps({"rate_limits": limits_of(settings)}), flush=True)
@@ -40,5 +46,7 @@ def scratch_stack(**overrides):
 
 def limits_of(settings: Settings) -> dict:
     """The abuse limits a benchmark runs under (issue 12: benchmarks print the limits they set)."""
-    return {name: getattr(settings, name) for name in (
-        "rate_limit_conversation", "rate_limit_ip", "rate_limit_new_conversations", "login_max_failures")}
+    return {
+        name: getattr(settings, name)
+        for name in ("rate_limit_conversation", "rate_limit_ip", "rate_limit_new_conversations", "login_max_failures")
+    }

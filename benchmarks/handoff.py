@@ -9,6 +9,7 @@ Telegram bots and the Zalo OA pointed at the local servers of the tests:
 
     .venv/bin/python benchmarks/handoff.py [--handoffs 40] [--replies 200]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,9 +22,9 @@ import httpx
 
 from common import bearer, open_conversation, percentile, scratch_stack
 
-from bot.channels.zalo_api import store_tokens  # noqa: E402
 from bot.console import auth  # noqa: E402
 from bot.storage.db import session_scope  # noqa: E402
+from bot.storage.zalo_tokens import store_tokens  # noqa: E402
 from tests.fakes.telegram_api import FakeTelegramAPI  # noqa: E402
 from tests.fakes.zalo_api import FakeZaloAPI  # noqa: E402
 from tests.integration.replica import EventStream  # noqa: E402
@@ -42,8 +43,12 @@ def notice_id(params: dict) -> int:
 
 
 def summary(values: list[float]) -> dict:
-    return {"n": len(values), "p50_ms": round(percentile(values, 50) * 1000, 1),
-            "p95_ms": round(percentile(values, 95) * 1000, 1), "max_ms": round(max(values) * 1000, 1)}
+    return {
+        "n": len(values),
+        "p50_ms": round(percentile(values, 50) * 1000, 1),
+        "p95_ms": round(percentile(values, 95) * 1000, 1),
+        "max_ms": round(max(values) * 1000, 1),
+    }
 
 
 class Desk:
@@ -65,7 +70,8 @@ class Desk:
         started = time.perf_counter()
         send()
         queued = self.events.arrival(
-            lambda e: e.name == "handoff" and e.data["kind"] == "queued" and e.data["handoff_id"] not in known, 30)
+            lambda e: e.name == "handoff" and e.data["kind"] == "queued" and e.data["handoff_id"] not in known, 30
+        )
         return queued.data["handoff_id"], queued.at - started
 
     def send_latencies(self, handoff_id: int, arrived, replies: int) -> list[float]:
@@ -75,8 +81,9 @@ class Desk:
         for n in range(replies):
             text = f"Dạ, anh/chị làm tiếp bước {n} nhé."
             started = time.perf_counter()
-            self.console.post(f"/console/api/handoffs/{handoff_id}/messages", json={"text": text},
-                              headers=self.headers).raise_for_status()
+            self.console.post(
+                f"/console/api/handoffs/{handoff_id}/messages", json={"text": text}, headers=self.headers
+            ).raise_for_status()
             arrived(text)
             latencies.append(time.perf_counter() - started)
         return latencies
@@ -85,17 +92,22 @@ class Desk:
 def notices_and_web_chat(handoffs: int, replies: int) -> dict:
     with FakeTelegramAPI() as volunteers_bot:
         volunteers_bot.add_chat(GROUP, "supergroup", title="Tình nguyện viên")
-        with scratch_stack(volunteer_telegram_token=volunteers_bot.token, volunteer_telegram_chat_id=str(GROUP),
-                           volunteer_telegram_secret="bench-secret", telegram_api_url=volunteers_bot.base_url,
-                           volunteer_hours="00:00-00:00") as stack:
+        with scratch_stack(
+            volunteer_telegram_token=volunteers_bot.token,
+            volunteer_telegram_chat_id=str(GROUP),
+            volunteer_telegram_secret="bench-secret",
+            telegram_api_url=volunteers_bot.base_url,
+            volunteer_hours="00:00-00:00",
+        ) as stack:
             desk = Desk(stack)
             to_notice, to_console, citizens = [], [], []
             web = httpx.Client(base_url=stack.gateway_url, timeout=60)
             for _ in range(handoffs):
                 sender = open_conversation(web)
                 started = time.perf_counter()
-                handoff_id, heard = desk.queued_after(lambda s=sender: web.post(
-                    "/api/chat", json={"sender_id": s, "text": ASK}).raise_for_status())
+                handoff_id, heard = desk.queued_after(
+                    lambda s=sender: web.post("/api/chat", json={"sender_id": s, "text": ASK}).raise_for_status()
+                )
                 volunteers_bot.wait_for_call("sendMessage", lambda p, h=handoff_id: notice_id(p) == h)
                 to_notice.append(time.perf_counter() - started)
                 to_console.append(heard)
@@ -103,8 +115,11 @@ def notices_and_web_chat(handoffs: int, replies: int) -> dict:
             sender, handoff_id = citizens[0]
             inbox = EventStream(f"{stack.gateway_url}/api/chat/stream", headers=bearer(sender)).start_and_wait()
             to_web = desk.send_latencies(handoff_id, lambda t: inbox.wait_for(lambda d: d.get("text") == t), replies)
-    return {"handoff_to_telegram_notice": summary(to_notice), "handoff_to_console_stream": summary(to_console),
-            "volunteer_send_to_citizen_web_chat": summary(to_web)}
+    return {
+        "handoff_to_telegram_notice": summary(to_notice),
+        "handoff_to_console_stream": summary(to_console),
+        "volunteer_send_to_citizen_web_chat": summary(to_web),
+    }
 
 
 def telegram_and_zalo_citizens(replies: int) -> dict:
@@ -112,31 +127,61 @@ def telegram_and_zalo_citizens(replies: int) -> dict:
         citizens_bot.add_user(TELEGRAM_CITIZEN, "Hoa")
         citizens_bot.add_chat(TELEGRAM_CITIZEN)
         zalo.add_user(ZALO_CITIZEN)
-        with scratch_stack(telegram_token=citizens_bot.token, telegram_api_url=citizens_bot.base_url,
-                           telegram_webhook_url="https://bench.example/webhooks/telegram", telegram_secret="bench-secret",
-                           zalo_app_id=zalo.app_id, zalo_app_secret=zalo.app_secret, zalo_oa_secret=ZALO_SECRET,
-                           zalo_api_url=zalo.base_url, zalo_oauth_url=zalo.base_url,
-                           volunteer_hours="00:00-00:00") as stack:
+        with scratch_stack(
+            telegram_token=citizens_bot.token,
+            telegram_api_url=citizens_bot.base_url,
+            telegram_webhook_url="https://bench.example/webhooks/telegram",
+            telegram_secret="bench-secret",
+            zalo_app_id=zalo.app_id,
+            zalo_app_secret=zalo.app_secret,
+            zalo_oa_secret=ZALO_SECRET,
+            zalo_api_url=zalo.base_url,
+            zalo_oauth_url=zalo.base_url,
+            volunteer_hours="00:00-00:00",
+        ) as stack:
             store_tokens(*zalo.issue_tokens(), expires_in_s=90000)
             desk = Desk(stack)
-            telegram_handoff, _ = desk.queued_after(lambda: httpx.post(
-                f"{stack.gateway_url}/webhooks/telegram", headers={"X-Telegram-Bot-Api-Secret-Token": "bench-secret"},
-                json=citizens_bot.make_message_update(TELEGRAM_CITIZEN, TELEGRAM_CITIZEN, ASK)).raise_for_status())
-            to_telegram = desk.send_latencies(telegram_handoff, lambda t: citizens_bot.wait_for_call(
-                "sendMessage", lambda p: p["chat_id"] == TELEGRAM_CITIZEN and p["text"] == t), replies)
+            telegram_handoff, _ = desk.queued_after(
+                lambda: httpx.post(
+                    f"{stack.gateway_url}/webhooks/telegram",
+                    headers={"X-Telegram-Bot-Api-Secret-Token": "bench-secret"},
+                    json=citizens_bot.make_message_update(TELEGRAM_CITIZEN, TELEGRAM_CITIZEN, ASK),
+                ).raise_for_status()
+            )
+            to_telegram = desk.send_latencies(
+                telegram_handoff,
+                lambda t: citizens_bot.wait_for_call(
+                    "sendMessage", lambda p: p["chat_id"] == TELEGRAM_CITIZEN and p["text"] == t
+                ),
+                replies,
+            )
 
-            event = {"app_id": zalo.app_id, "event_name": "user_send_text", "timestamp": str(int(time.time() * 1000)),
-                     "sender": {"id": ZALO_CITIZEN}, "recipient": {"id": "388613280878808645"},
-                     "message": {"msg_id": "bench0000000000000001", "text": ASK}}
+            event = {
+                "app_id": zalo.app_id,
+                "event_name": "user_send_text",
+                "timestamp": str(int(time.time() * 1000)),
+                "sender": {"id": ZALO_CITIZEN},
+                "recipient": {"id": "388613280878808645"},
+                "message": {"msg_id": "bench0000000000000001", "text": ASK},
+            }
             body = json.dumps(event).encode()
-            mac = hashlib.sha256(zalo.app_id.encode() + body + event["timestamp"].encode() + ZALO_SECRET.encode()).hexdigest()
-            zalo_handoff, _ = desk.queued_after(lambda: httpx.post(
-                f"{stack.gateway_url}/webhooks/zalo", content=body,
-                headers={"X-ZEvent-Signature": f"mac={mac}", "Content-Type": "application/json"}).raise_for_status())
-            to_zalo = desk.send_latencies(zalo_handoff, lambda t: zalo.wait_for_message(
-                ZALO_CITIZEN, lambda m: m.get("text") == t), replies)
-    return {"volunteer_send_to_citizen_telegram": summary(to_telegram),
-            "volunteer_send_to_citizen_zalo": summary(to_zalo)}
+            mac = hashlib.sha256(
+                zalo.app_id.encode() + body + event["timestamp"].encode() + ZALO_SECRET.encode()
+            ).hexdigest()
+            zalo_handoff, _ = desk.queued_after(
+                lambda: httpx.post(
+                    f"{stack.gateway_url}/webhooks/zalo",
+                    content=body,
+                    headers={"X-ZEvent-Signature": f"mac={mac}", "Content-Type": "application/json"},
+                ).raise_for_status()
+            )
+            to_zalo = desk.send_latencies(
+                zalo_handoff, lambda t: zalo.wait_for_message(ZALO_CITIZEN, lambda m: m.get("text") == t), replies
+            )
+    return {
+        "volunteer_send_to_citizen_telegram": summary(to_telegram),
+        "volunteer_send_to_citizen_zalo": summary(to_zalo),
+    }
 
 
 def main() -> None:

@@ -6,6 +6,7 @@
 The stack is a scratch one whose per-conversation rate limit (RATE_LIMIT_CONVERSATION) is raised
 above the messages sent, so no message is refused; the limits are printed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,8 +19,17 @@ import httpx
 from common import open_conversation, scratch_stack
 
 # What a citizen asks in turn: questions, follow-ups, guide steps, small talk.
-CYCLE = ["xin chào", "đăng ký khai sinh cần giấy tờ gì", "còn lệ phí thì sao", "nộp ở đâu",
-         "làm căn cước mất bao lâu", "lam lai can cuoc o dau", "hướng dẫn tôi nộp online", "xong", "cảm ơn em"]
+CYCLE = [
+    "xin chào",
+    "đăng ký khai sinh cần giấy tờ gì",
+    "còn lệ phí thì sao",
+    "nộp ở đâu",
+    "làm căn cước mất bao lâu",
+    "lam lai can cuoc o dau",
+    "hướng dẫn tôi nộp online",
+    "xong",
+    "cảm ơn em",
+]
 
 
 def conversation_costs(base_url: str, messages: int, window: int = 20) -> dict:
@@ -33,8 +43,13 @@ def conversation_costs(base_url: str, messages: int, window: int = 20) -> dict:
             latencies.append((time.perf_counter() - started) * 1000)
             response.raise_for_status()
     first, last = statistics.median(latencies[:window]), statistics.median(latencies[-window:])
-    return {"messages": messages, f"p50_first_{window}_ms": round(first, 1), f"p50_last_{window}_ms": round(last, 1),
-            "ratio": round(last / first, 2), "target": "≤ 1.5×"}
+    return {
+        "messages": messages,
+        f"p50_first_{window}_ms": round(first, 1),
+        f"p50_last_{window}_ms": round(last, 1),
+        "ratio": round(last / first, 2),
+        "target": "≤ 1.5×",
+    }
 
 
 def main() -> None:

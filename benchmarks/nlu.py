@@ -4,6 +4,7 @@ diacritic stripped: intent accuracy and macro-F1, procedure accuracy of the turn
 
     .venv/bin/python benchmarks/nlu.py
 """
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,9 @@ def main() -> int:
     rows = held_out()
     report: dict = {"examples": len(rows)}
     with scratch_stack() as stack:
-        rasa = httpx.Client(base_url=stack.settings.rasa_url, timeout=30,
-                            params={"token": stack.settings.ensure_rasa_token()})
+        rasa = httpx.Client(
+            base_url=stack.settings.rasa_url, timeout=30, params={"token": stack.settings.ensure_rasa_token()}
+        )
         index = build_live_index()
         latencies = []
         for variant, prepare in (("as_written", lambda t: t), ("diacritics_stripped", fold)):

@@ -9,6 +9,7 @@ then citizens ask about the fee alternately on A and B, back to back, until an a
 fee; the time from the PUT to that answer is the round's figure. Prints p50/p95/max (seconds).
 Everything started here is stopped by its process group.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,10 +40,25 @@ def second_gateway(stack):
     """Gateway B: the same settings as the stack's gateway, on its own port and process group."""
     port = free_port()
     process = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "python"), "-m", "uvicorn", "bot.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--no-proxy-headers"],
-        cwd=ROOT, env={**stack.env, "GATEWAY_PORT": str(port)}, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            str(ROOT / ".venv" / "bin" / "python"),
+            "-m",
+            "uvicorn",
+            "bot.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--no-proxy-headers",
+        ],
+        cwd=ROOT,
+        env={**stack.env, "GATEWAY_PORT": str(port)},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -80,8 +96,9 @@ def one_round(editor: httpx.Client, csrf: dict, citizens: list[httpx.Client], nu
     entry = {**current["entry"], "fee": {**current["entry"]["fee"], "text": f"Lệ phí lượt đo {number} là {figure}."}}
     senders = [open_conversation(c) for c in citizens]
     start = time.perf_counter()
-    editor.put(f"/admin/api/procedures/{SLUG}", json={"revision": current["revision"], "entry": entry},
-               headers=csrf).raise_for_status()
+    editor.put(
+        f"/admin/api/procedures/{SLUG}", json={"revision": current["revision"], "entry": entry}, headers=csrf
+    ).raise_for_status()
     asked = 0
     while time.perf_counter() - start < GIVE_UP_S:
         side = asked % len(citizens)  # alternate replicas: the figure is the first answer on either
@@ -97,19 +114,33 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args()
-    with redis_server.redis_server() as redis_url, \
-            scratch_stack(redis_url=redis_url, rate_limit_conversation=1_000_000,
-                          rate_limit_new_conversations=1_000_000) as stack, \
-            second_gateway(stack) as gateway_b:
+    with (
+        redis_server.redis_server() as redis_url,
+        scratch_stack(
+            redis_url=redis_url, rate_limit_conversation=1_000_000, rate_limit_new_conversations=1_000_000
+        ) as stack,
+        second_gateway(stack) as gateway_b,
+    ):
         editor, csrf = staff_client(stack.gateway_url)
         citizens = [httpx.Client(base_url=stack.gateway_url, timeout=30), httpx.Client(base_url=gateway_b, timeout=30)]
         one_round(editor, csrf, citizens, 0)  # warm-up: the first answers load the models
         seconds = [one_round(editor, csrf, citizens, n) for n in range(1, args.rounds + 1)]
-    print(json.dumps({
-        "publish_to_answer_s": {"rounds": len(seconds), "p50": round(percentile(seconds, 50), 3),
-                                "p95": round(percentile(seconds, 95), 3), "max": round(max(seconds), 3)},
-        "replicas": 2, "redis": True, "live_index_check_every_s": 1.0,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "publish_to_answer_s": {
+                    "rounds": len(seconds),
+                    "p50": round(percentile(seconds, 50), 3),
+                    "p95": round(percentile(seconds, 95), 3),
+                    "max": round(max(seconds), 3),
+                },
+                "replicas": 2,
+                "redis": True,
+                "live_index_check_every_s": 1.0,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

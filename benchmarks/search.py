@@ -7,6 +7,7 @@ Reports, for BM25 only, dense only and hybrid: hit@1, hit@3, MRR over in-catalog
 recall (out-of-catalogue questions are the positives); warm p50/p95 latency of a hybrid query;
 index build time; re-indexing one edited entry; resident memory.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,7 +59,9 @@ def evaluate(index: KnowledgeIndex, rows: list[dict], mode: str) -> dict:
     accented_hit = sum(index.search(r["query"], k=1, mode=mode).hits[0].slug == r["slug"] for r in accented)
     n = len(inside)
     return {
-        "hit@1": round(hit1 / n, 3), "hit@3": round(hit3 / n, 3), "mrr": round(rr / n, 3),
+        "hit@1": round(hit1 / n, 3),
+        "hit@3": round(hit3 / n, 3),
+        "mrr": round(rr / n, 3),
         "hit@1_by_register": {k: round(statistics.mean(v), 3) for k, v in sorted(by_register.items())},
         "hit@1_accented": round(accented_hit / len(accented), 3),
         "hit@1_accented_stripped": round(stripped / len(accented), 3),
@@ -81,8 +84,12 @@ def main() -> int:
     index = KnowledgeIndex(entries, encoder, calibration=default_calibration())
     build_s = time.perf_counter() - started
 
-    report: dict = {"questions": {"in_catalogue": sum(r["slug"] != "-" for r in rows),
-                                  "out_of_catalogue": sum(r["slug"] == "-" for r in rows)}}
+    report: dict = {
+        "questions": {
+            "in_catalogue": sum(r["slug"] != "-" for r in rows),
+            "out_of_catalogue": sum(r["slug"] == "-" for r in rows),
+        }
+    }
     for mode in ("bm25", "dense", "hybrid"):
         report[mode] = evaluate(index, rows, mode)
 

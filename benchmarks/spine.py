@@ -6,6 +6,7 @@ webhook (same questions, same run), resident memory of every process.
 Runs its own stack on free ports with a scratch var/ folder; the project's var/ is untouched.
 Rasa's REST channel is enabled for this run only (it is not in credentials.yml: it has no token).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,12 +30,26 @@ from bot.text import normalize  # noqa: E402
 from tests.ports import free_port  # noqa: E402
 
 QUESTIONS = [
-    "đăng ký khai sinh cần giấy tờ gì", "làm căn cước ở đâu", "lệ phí làm hộ chiếu bao nhiêu",
-    "đăng ký kết hôn mất mấy ngày", "lý lịch tư pháp nộp online được không", "thủ tục đăng ký thường trú",
-    "lam lai can cuoc bi mat o dau", "e mún làm gks cho con thì lm s ạ", "xin chào", "cảm ơn em",
-    "sang tên sổ đỏ cần gì", "đổi bằng lái xe hết bao nhiêu tiền", "còn lệ phí thì sao", "đăng ký tạm trú ở đâu",
-    "giấy xác nhận độc thân xin ở đâu", "đăng ký hộ kinh doanh cần giấy tờ gì", "bạn là người hay máy",
-    "giá vàng hôm nay", "thẻ bảo hiểm y tế cho bé", "tra cứu hồ sơ đã nộp thế nào",
+    "đăng ký khai sinh cần giấy tờ gì",
+    "làm căn cước ở đâu",
+    "lệ phí làm hộ chiếu bao nhiêu",
+    "đăng ký kết hôn mất mấy ngày",
+    "lý lịch tư pháp nộp online được không",
+    "thủ tục đăng ký thường trú",
+    "lam lai can cuoc bi mat o dau",
+    "e mún làm gks cho con thì lm s ạ",
+    "xin chào",
+    "cảm ơn em",
+    "sang tên sổ đỏ cần gì",
+    "đổi bằng lái xe hết bao nhiêu tiền",
+    "còn lệ phí thì sao",
+    "đăng ký tạm trú ở đâu",
+    "giấy xác nhận độc thân xin ở đâu",
+    "đăng ký hộ kinh doanh cần giấy tờ gì",
+    "bạn là người hay máy",
+    "giá vàng hôm nay",
+    "thẻ bảo hiểm y tế cho bé",
+    "tra cứu hồ sơ đã nộp thế nào",
 ]
 
 
@@ -59,10 +74,24 @@ def process_group_rss_mb(pgids: set[int]) -> float:
 def timed_train(settings: Settings) -> float:
     started = time.monotonic()
     subprocess.run(
-        [str(ROOT / ".venv-rasa/bin/rasa"), "train", "--data", "build/rasa", "--config", "config.yml",
-         "--domain", "domain.yml", "--out", str(settings.var_dir / "models"), "--force"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false"},
-        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(ROOT / ".venv-rasa/bin/rasa"),
+            "train",
+            "--data",
+            "build/rasa",
+            "--config",
+            "config.yml",
+            "--domain",
+            "domain.yml",
+            "--out",
+            str(settings.var_dir / "models"),
+            "--force",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false"},
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     return time.monotonic() - started
 
@@ -88,8 +117,13 @@ def main() -> int:
     scratch = SCRATCH
     credentials = scratch / "credentials.yml"
     credentials.write_text((ROOT / "credentials.yml").read_text() + "\nrest:\n")
-    settings = Settings(var_dir=scratch, gateway_port=free_port(), rasa_port=free_port(consecutive=8), actions_port=free_port(),
-                        rasa_credentials=credentials)
+    settings = Settings(
+        var_dir=scratch,
+        gateway_port=free_port(),
+        rasa_port=free_port(consecutive=8),
+        actions_port=free_port(),
+        rasa_credentials=credentials,
+    )
     print(json.dumps({"rate_limits": limits_of(settings)}), flush=True)
     figures: dict[str, object] = {}
 
@@ -113,12 +147,16 @@ def main() -> int:
         def via_gateway(i: int) -> None:
             if i // 10 not in conversations:
                 conversations[i // 10] = open_conversation(gateway)
-            r = gateway.post("/api/chat", json={"sender_id": conversations[i // 10], "text": QUESTIONS[i % len(QUESTIONS)]})
+            r = gateway.post(
+                "/api/chat", json={"sender_id": conversations[i // 10], "text": QUESTIONS[i % len(QUESTIONS)]}
+            )
             r.raise_for_status()
 
         def via_rest(i: int) -> None:
-            r = rasa.post("/webhooks/rest/webhook",
-                          json={"sender": f"bench-r{i // 10}", "message": normalize(QUESTIONS[i % len(QUESTIONS)])})
+            r = rasa.post(
+                "/webhooks/rest/webhook",
+                json={"sender": f"bench-r{i // 10}", "message": normalize(QUESTIONS[i % len(QUESTIONS)])},
+            )
             r.raise_for_status()
 
         for warm in range(len(QUESTIONS)):  # warm both paths (model, index, connections)

@@ -7,16 +7,19 @@ own plugin hook this adds a request check: every route but `/health` needs
 `Authorization: Bearer <ACTIONS_SECRET>` (401), and a POST must be JSON (415). Rasa sends the
 header from endpoints.yml; the secret comes from the environment or var/actions_secret.
 """
+
 from __future__ import annotations
 
 import hmac
 
 import pluggy
+from rasa_sdk import utils as rasa_sdk_utils
 from rasa_sdk.__main__ import main as rasa_sdk_main
 from rasa_sdk.plugin import plugin_manager
 from sanic import Sanic, response
 from sanic.request import Request
 
+from bot import logs
 from bot.settings import get_settings
 
 hookimpl = pluggy.HookimplMarker("rasa_sdk")
@@ -46,7 +49,10 @@ class RasaOnly:
 
 
 def main() -> None:
-    plugin_manager().register(RasaOnly(get_settings().ensure_actions_secret()))
+    settings = get_settings()
+    # rasa-sdk would install its own (coloured) console handler; the project's format replaces it
+    rasa_sdk_utils.configure_colored_logging = lambda _level: logs.configure(settings, "actions")
+    plugin_manager().register(RasaOnly(settings.ensure_actions_secret()))
     rasa_sdk_main()
 
 

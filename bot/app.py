@@ -1,4 +1,5 @@
 """The gateway: wiring only."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,22 +11,26 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from bot import logs
 from bot.admin.api import STATIC as ADMIN_STATIC
 from bot.admin.api import admin_routes
+from bot.admin.context import AdminContext
 from bot.admin.transfer import MAX_UPLOAD_BYTES
 from bot.admin.transfer_api import IMPORT_PATH
-from bot.admin.context import AdminContext
 from bot.announcer import CitizenAnnouncer
 from bot.channels.disabled import disabled_webhook
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_volunteers import VolunteerTelegram
+from bot.channels.web import CHANNEL as WEB
 from bot.channels.web import SELF_PARSED, STATIC, WebChannel
 from bot.channels.webhook_body import MAX_WEBHOOK_BODY, WEBHOOK_PATHS
-from bot.channels.zalo import ZaloChannel
+from bot.channels.zalo import ZaloChannel, answer_window
 from bot.console.api import STATIC as CONSOLE_STATIC
 from bot.console.api import Console
 from bot.console.auth import PasswordChangeRequired
 from bot.console.stream import ConsoleStream
+from bot.delivery.ordering import ConversationLocks
+from bot.delivery.outbox import Outbox
 from bot.events import EventBus
 from bot.fanout import RedisFanout
 from bot.handoff.metrics import HandoffMetrics
@@ -37,34 +42,60 @@ from bot.privacy import purge_expired
 from bot.rasa_client import RasaClient
 from bot.router import Router
 from bot.settings import Settings, get_settings
+from bot.storage.db import DATABASE_DOWN
 
 log = logging.getLogger(__name__)
+LOCK_MARGIN_S = 30  # a conversation's lock outlives the longest Rasa call by this much
+
+
+async def database_down(_: Request, exc: Exception) -> JSONResponse:
+    """A database restart is a moment to wait, not a server error: the client tries again (a web
+    message with the same `message_id` is answered once)."""
+    log.warning("database unavailable: %s", type(exc).__name__)
+    return JSONResponse(
+        {"error": "the database is not reachable for a moment: try again"},
+        status_code=503,
+        headers={"Retry-After": "2"},
+    )
 
 
 def body_caps(settings: Settings) -> dict[str, int]:
     """Routes whose bodies may be larger than MAX_BODY_BYTES, and how large."""
-    return {"/api/chat": settings.max_message_chars * 4 + 1024,  # UTF-8 takes at most 4 bytes a character
-            **{path: MAX_WEBHOOK_BODY for path in WEBHOOK_PATHS},
-            IMPORT_PATH: MAX_UPLOAD_BYTES}  # staff's knowledge files (spreadsheets, YAML zips)
+    return {
+        "/api/chat": settings.max_message_chars * 4 + 1024,  # UTF-8 takes at most 4 bytes a character
+        **{path: MAX_WEBHOOK_BODY for path in WEBHOOK_PATHS},
+        IMPORT_PATH: MAX_UPLOAD_BYTES,
+    }  # staff's knowledge files (spreadsheets, YAML zips)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    logging.basicConfig(level=settings.log_level, format="%(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logs.configure(settings, "gateway")
     limits = Limits(settings)
     rasa = RasaClient(settings.rasa_urls, settings.ensure_rasa_token(), settings.rasa_timeout_s)
     bus = EventBus()
     handoffs = Handoffs(bus, settings)
-    router = Router(rasa, bus, handoffs, limits)
-    web = WebChannel(router, bus, settings)
-    CitizenAnnouncer(router, rasa, bus, settings)
+    outbox = Outbox(bus)
+    locks = ConversationLocks(settings.redis_url, hold_s=settings.rasa_timeout_s + LOCK_MARGIN_S)
+    router = Router(rasa, bus, handoffs, limits, outbox, locks)
+    web = WebChannel(router, outbox, bus, settings)
+    CitizenAnnouncer(outbox, rasa, bus, settings)
     metrics = HandoffMetrics(bus)
     volunteer_telegram = VolunteerTelegram(settings, handoffs, bus) if settings.volunteer_telegram_token else None
-    telegram = TelegramChannel(settings, router, bus) if settings.telegram_token else None
-    zalo = ZaloChannel(settings, router, bus) if settings.zalo_app_id and settings.zalo_oa_secret else None
-    media = {name: channel.fetch_media for name, channel in (("telegram", telegram), ("zalo", zalo)) if channel}
-    console = Console(router, handoffs, ConsoleStream(bus), settings, media)
+    # A webhook channel hands each message to the router, which also sends the replies through it.
+    telegram = TelegramChannel(settings, router.handle) if settings.telegram_token else None
+    zalo = ZaloChannel(settings, router.handle) if settings.zalo_app_id and settings.zalo_oa_secret else None
+    pushing = {name: channel for name, channel in (("telegram", telegram), ("zalo", zalo)) if channel}
+    for name, channel in pushing.items():
+        outbox.register(name, channel.send)
+    console = Console(
+        outbox,
+        handoffs,
+        ConsoleStream(bus),
+        settings,
+        {name: channel.fetch_media for name, channel in pushing.items()},
+        {"zalo": answer_window},
+    )
     fanout = RedisFanout(settings.redis_url, bus) if settings.redis_url else None
     services = [s for s in (fanout, volunteer_telegram, telegram, zalo) if s is not None]  # started with the app
 
@@ -81,6 +112,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if messages or events:
             log.info("retention: deleted %d messages, %d Rasa events", messages, events)
 
+    async def answer_deferred() -> None:
+        """What waited for Rasa, once it is back: on the web and the channels this gateway sends on."""
+        await router.answer_deferred({WEB, *pushing})
+
     async def expire_claims() -> None:
         for handoff_id in await handoffs.expire_stale_claims():
             log.info("handoff %d: claim expired, back in the queue", handoff_id)
@@ -89,13 +124,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI):
         for service in services:
             await service.start()
-        jobs = [asyncio.create_task(every(3600, purge)), asyncio.create_task(every(30, expire_claims))]
+        jobs = [
+            asyncio.create_task(every(3600, purge)),
+            asyncio.create_task(every(30, expire_claims)),
+            asyncio.create_task(every(2, answer_deferred)),
+        ]
         if zalo:
             jobs.append(asyncio.create_task(every(600, zalo.keep_tokens_fresh)))
         if volunteer_telegram:  # notices of data deleted or past retention lose their quotes
             jobs.append(asyncio.create_task(every(300, volunteer_telegram.neutralise_pending)))
-        for channel in (c for c in (telegram, zalo) if c):
-            jobs.append(asyncio.create_task(every(60, channel.outbox.resend_pending)))
+        if pushing:
+            jobs.append(asyncio.create_task(every(60, outbox.resend_pending)))
         yield
         for job in jobs:
             job.cancel()
@@ -104,19 +143,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for service in reversed(services):
             await service.stop()
         await rasa.close()
+        await locks.close()
 
     docs = settings.api_docs
-    app = FastAPI(title="Trợ lý thủ tục hành chính", lifespan=lifespan, docs_url="/docs" if docs else None,
-                  redoc_url="/redoc" if docs else None, openapi_url="/openapi.json" if docs else None)
+    app = FastAPI(
+        title="Trợ lý thủ tục hành chính",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.state.router = router
     app.state.handoffs = handoffs
     app.state.telegram = telegram
     app.state.zalo = zalo
     app.state.limits = limits
+    app.state.outbox = outbox
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
         return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    for unreachable in DATABASE_DOWN:
+        app.add_exception_handler(unreachable, database_down)
 
     @app.exception_handler(PasswordChangeRequired)
     async def password_change_required(_: Request, exc: PasswordChangeRequired) -> JSONResponse:

@@ -1,5 +1,6 @@
 """In-process event bus: a state change emits an event; listeners do the side effects
 (push to a channel, notify, count). Emitters never know who listens."""
+
 from __future__ import annotations
 
 import asyncio
@@ -56,6 +57,12 @@ class CitizenDataDeleted:
 
     channel: str
     user_id: str
+
+
+@dataclass(frozen=True)
+class LiveEventsResumed:
+    """Live events from the other gateway replicas flow again after a break (a Redis restart):
+    what was published meanwhile never arrived, so live views catch up from the database."""
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,10 @@ A citizen's web chat may be open on one replica while the volunteer answers on a
 events live views need (a message stored or ready, a handoff change) are published to Redis, and
 every other replica hands them to its live-view listeners only. Sending on a channel, notifying
 volunteers and counting stay with the replica where the event happened, so they happen once.
+When Redis goes away (a restart), the replica listens again as soon as it is back and announces
+`LiveEventsResumed`, since whatever was published in between is lost to it.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -15,19 +18,22 @@ import uuid
 from contextlib import suppress
 
 import redis.asyncio as redis
+from redis.exceptions import RedisError
 
-from bot.events import EventBus, HandoffChanged, InboundStored, KnowledgeChanged, OutboundReady
+from bot.events import EventBus, HandoffChanged, InboundStored, KnowledgeChanged, LiveEventsResumed, OutboundReady
 from bot.messages import Button, Outbound
 from bot.text.masking import mask_contacts
 
 log = logging.getLogger(__name__)
 TOPIC = "bot:live-events"
+RESUBSCRIBE_FIRST_S, RESUBSCRIBE_MAX_S = 0.5, 10.0
 FANNED_OUT = {cls.__name__: cls for cls in (OutboundReady, InboundStored, HandoffChanged, KnowledgeChanged)}
 
 
 def encode(origin: str, event: object) -> str:
-    return json.dumps({"origin": origin, "type": type(event).__name__, "data": dataclasses.asdict(event)},
-                      ensure_ascii=False)
+    return json.dumps(
+        {"origin": origin, "type": type(event).__name__, "data": dataclasses.asdict(event)}, ensure_ascii=False
+    )
 
 
 def decode(raw: str | bytes) -> tuple[str, object]:
@@ -35,7 +41,9 @@ def decode(raw: str | bytes) -> tuple[str, object]:
     data = message["data"]
     if message["type"] == "OutboundReady":
         outbound = data["outbound"]
-        data["outbound"] = Outbound(outbound["text"], tuple(Button(**b) for b in outbound["buttons"]), outbound["author"])
+        data["outbound"] = Outbound(
+            outbound["text"], tuple(Button(**b) for b in outbound["buttons"]), outbound["author"]
+        )
     return message["origin"], FANNED_OUT[message["type"]](**data)
 
 
@@ -49,9 +57,13 @@ class RedisFanout:
             bus.subscribe(event_type, self._publish)
 
     async def start(self) -> None:
-        pubsub = self.redis.pubsub()
-        await pubsub.subscribe(TOPIC)  # subscribed before start() returns: no event is missed after it
+        pubsub = await self._subscribed()  # before start() returns: no event is missed after it
         self._listening = asyncio.create_task(self._listen(pubsub))
+
+    async def _subscribed(self):
+        pubsub = self.redis.pubsub()
+        await pubsub.subscribe(TOPIC)
+        return pubsub
 
     async def stop(self) -> None:
         if self._listening:
@@ -64,14 +76,32 @@ class RedisFanout:
         await self.redis.publish(TOPIC, encode(self.origin, event))
 
     async def _listen(self, pubsub) -> None:
-        async with pubsub:
-            async for message in pubsub.listen():
-                if message["type"] != "message":
-                    continue
+        pause = RESUBSCRIBE_FIRST_S
+        while True:
+            try:
+                async with pubsub:
+                    async for message in pubsub.listen():
+                        pause = RESUBSCRIBE_FIRST_S
+                        if message["type"] == "message":
+                            await self._heard(message["data"])
+            except RedisError as exc:
+                log.warning("fan-out: Redis unavailable (%s); listening again in %.1f s", type(exc).__name__, pause)
+            while True:
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, RESUBSCRIBE_MAX_S)
                 try:
-                    origin, event = decode(message["data"])
-                except (ValueError, KeyError, TypeError) as exc:
-                    log.error("fan-out: unreadable event %r: %s", mask_contacts(str(message["data"][:200])), exc)
+                    pubsub = await self._subscribed()
+                    break
+                except RedisError:
                     continue
-                if origin != self.origin:
-                    await self.bus.emit_remote(event)
+            log.info("fan-out: listening again")
+            await self.bus.emit(LiveEventsResumed())
+
+    async def _heard(self, data: bytes) -> None:
+        try:
+            origin, event = decode(data)
+        except (ValueError, KeyError, TypeError) as exc:
+            log.error("fan-out: unreadable event %r: %s", mask_contacts(str(data[:200])), exc)
+            return
+        if origin != self.origin:
+            await self.bus.emit_remote(event)

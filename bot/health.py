@@ -1,6 +1,7 @@
 """`/healthz`: the process is up. `/readyz`: everything a citizen's message needs is reachable.
 `/metrics`: counters for monitoring, for loopback clients (a Prometheus beside it) or a Bearer of
 METRICS_TOKEN; behind a trusted proxy the client is the one it names, not the proxy."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,14 +10,26 @@ import hmac
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel
 from sqlalchemy import func, select, text
 
 from bot.handoff.metrics import HandoffMetrics
 from bot.limits import is_loopback
+from bot.openapi import Problem, not_json
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.settings import Settings
 from bot.storage.db import session_scope
 from bot.storage.models import KnowledgeEntry
+
+
+class Alive(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    ready: bool
+    not_ready: list[str]
+    checks: dict[str, str]  # part → "ok" or what is wrong
 
 
 def metrics_allowed(request: Request, metrics_token: str) -> bool:
@@ -30,13 +43,20 @@ def health_routes(rasa: RasaClient, metrics: HandoffMetrics, settings: Settings)
     routes = APIRouter()
     metrics_token, actions_url = settings.metrics_token, settings.actions_url
 
-    @routes.get("/metrics", responses={403: {"description": "not a loopback client and no valid METRICS_TOKEN"}})
+    @routes.get(
+        "/metrics",
+        **not_json(
+            "text/plain", {403: {"description": "not a loopback client and no valid METRICS_TOKEN", "model": Problem}}
+        ),
+    )
     async def prometheus(request: Request) -> Response:
         if not metrics_allowed(request, metrics_token):
-            return JSONResponse({"error": "metrics are for loopback clients or a Bearer METRICS_TOKEN"}, status_code=403)
+            return JSONResponse(
+                {"error": "metrics are for loopback clients or a Bearer METRICS_TOKEN"}, status_code=403
+            )
         return PlainTextResponse(metrics.exposition(), media_type="text/plain; version=0.0.4")
 
-    @routes.get("/healthz")
+    @routes.get("/healthz", response_model=Alive)
     async def healthz() -> dict:
         return {"status": "ok"}
 
@@ -61,7 +81,11 @@ def health_routes(rasa: RasaClient, metrics: HandoffMetrics, settings: Settings)
         except httpx.HTTPError as exc:
             return f"unreachable: {exc or type(exc).__name__}"
 
-    @routes.get("/readyz", responses={503: {"description": "a part is not ready (the body says which)"}})
+    @routes.get(
+        "/readyz",
+        response_model=Readiness,
+        responses={503: {"description": "a part is not ready (the body says which)", "model": Readiness}},
+    )
     async def readyz() -> JSONResponse:
         try:
             db_state = await asyncio.to_thread(database)
@@ -70,7 +94,9 @@ def health_routes(rasa: RasaClient, metrics: HandoffMetrics, settings: Settings)
         rasa_state, actions_state = await asyncio.gather(rasa_model(), action_server())
         checks = {"database": db_state, "rasa": rasa_state, "action_server": actions_state}
         not_ready = sorted(name for name, state in checks.items() if state != "ok")
-        return JSONResponse({"ready": not not_ready, "not_ready": not_ready, "checks": checks},
-                            status_code=200 if not not_ready else 503)
+        return JSONResponse(
+            {"ready": not not_ready, "not_ready": not_ready, "checks": checks},
+            status_code=200 if not not_ready else 503,
+        )
 
     return routes

@@ -4,6 +4,7 @@
 `MAX_JSON_DEPTH` and lone surrogates ("\\ud800", which no database or channel can store) are
 refused as bad input, never raised as a 500.
 """
+
 from __future__ import annotations
 
 import json
@@ -84,8 +85,10 @@ TOO_LARGE = "Dạ, nội dung gửi lên quá lớn."
 TOO_MANY = "Dạ, anh/chị gửi quá nhiều yêu cầu, vui lòng thử lại sau ít phút."
 SERVER_ERROR = "Dạ, hệ thống đang gặp sự cố, anh/chị vui lòng thử lại sau."
 # Pages have no inline script or style and load nothing from other origins.
-PAGE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-               "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+PAGE_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
 BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -210,8 +213,12 @@ class JsonGuard:
         self.app, self.self_parsed = app, frozenset(self_parsed)
 
     async def __call__(self, scope, receive, send) -> None:
-        if (scope["type"] != "http" or scope["method"] not in BODY_METHODS or scope["path"] in self.self_parsed
-                or not _json_like(scope)):
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in BODY_METHODS
+            or scope["path"] in self.self_parsed
+            or not _json_like(scope)
+        ):
             return await self.app(scope, receive, send)
         chunks, more = [], True
         while more:
@@ -240,5 +247,6 @@ class JsonGuard:
 
 def _json_like(scope) -> bool:
     content_type = Headers(scope=scope).get("content-type", "").split(";")[0].strip().lower()
-    return content_type in ("", "application/json") or (content_type.startswith("application/")
-                                                         and content_type.endswith("+json"))
+    return content_type in ("", "application/json") or (
+        content_type.startswith("application/") and content_type.endswith("+json")
+    )

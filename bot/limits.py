@@ -19,6 +19,7 @@ REDIS_URL is set, in Redis so every gateway replica counts together.
   one of TRUSTED_PROXIES (the uvicorn serving the app must not rewrite the peer itself:
   `--no-proxy-headers`).
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -65,13 +66,18 @@ def is_loopback(address: str) -> bool:
 class Limits:
     def __init__(self, settings: Settings):
         # redis-py (already a dependency) instead of the library's default client, coredis
-        storage = (storage_from_string(f"async+{settings.redis_url}", implementation="redispy")
-                   if settings.redis_url else storage_from_string("async+memory://"))
+        storage = (
+            storage_from_string(f"async+{settings.redis_url}", implementation="redispy")
+            if settings.redis_url
+            else storage_from_string("async+memory://")
+        )
         self._limiter = MovingWindowRateLimiter(storage)
         self._per_conversation = RateLimitItemPerMinute(settings.rate_limit_conversation, namespace="conversation")
         self._refusal_notice = RateLimitItemPerMinute(1, namespace="conversation-refused")
         self._per_address = RateLimitItemPerMinute(settings.rate_limit_ip, namespace="address")
-        self._new_conversations = RateLimitItemPerMinute(settings.rate_limit_new_conversations, namespace="new-conversation")
+        self._new_conversations = RateLimitItemPerMinute(
+            settings.rate_limit_new_conversations, namespace="new-conversation"
+        )
         self._login_failures: RateLimitItem = parse(f"{settings.login_max_failures} per {LOGIN_WINDOW}")
         self._trusted = [_network(p) for p in settings.trusted_proxy_list]
 

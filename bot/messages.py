@@ -1,4 +1,5 @@
 """Neutral message types: what channels parse their wire format into and render out of."""
+
 from __future__ import annotations
 
 import re
@@ -27,15 +28,19 @@ class Inbound:
 @dataclass(frozen=True)
 class About:
     """One turn's decision (bot.knowledge.decide), as `/api/chat` returns it and `turns` stores it.
-    outcome: answer | decline | clarify | guide | handoff | chitchat | other."""
+    outcome: answer | decline | clarify | guide | handoff | chitchat | other, or deferred on `/api/chat`
+    (Rasa was down: the message is answered later and its turn stored then)."""
 
     procedure: str | None
     aspect: str | None
     outcome: str
 
     def as_dict(self) -> dict:
-        return {"procedure": self.procedure, "aspect": self.aspect if self.procedure else None,
-                "outcome": self.outcome}
+        return {"procedure": self.procedure, "aspect": self.aspect if self.procedure else None, "outcome": self.outcome}
+
+
+class MediaUnavailable(Exception):
+    """The channel could not hand over a file a citizen sent (expired, network)."""
 
 
 @dataclass(frozen=True)
@@ -57,9 +62,15 @@ def split_text(text: str, limit: int) -> list[str]:
     boundary in the second half of each part."""
     parts, rest = [], text.strip()
     while len(rest) > limit:
-        window = rest[:limit + 1]  # one more character, so a boundary right at the limit is seen
-        cut = next((ends[-1] for pattern in _BOUNDARIES
-                    if (ends := [m.end() for m in pattern.finditer(window) if limit // 2 < m.end() <= limit])), limit)
+        window = rest[: limit + 1]  # one more character, so a boundary right at the limit is seen
+        cut = next(
+            (
+                ends[-1]
+                for pattern in _BOUNDARIES
+                if (ends := [m.end() for m in pattern.finditer(window) if limit // 2 < m.end() <= limit])
+            ),
+            limit,
+        )
         parts.append(rest[:cut].rstrip())
         rest = rest[cut:].lstrip()
     return parts + [rest]

@@ -7,6 +7,7 @@ and at run time. Entity markup `[text]{...}` keeps its annotation; only the text
 `train`: hashes everything the model depends on; runs `rasa train` only when the hash differs
 from the one stored beside the model.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from bot.cli_errors import Fatal, require_rasa_env
 from bot.knowledge.files import read_all
 from bot.settings import PROJECT_ROOT, get_settings
 from bot.text import abbreviate, fold, normalize
@@ -30,14 +32,21 @@ TEST_SOURCE = PROJECT_ROOT / "tests" / "rasa"
 TEST_BUILD = PROJECT_ROOT / "build" / "rasa-test"
 ENTITY_RE = re.compile(r"\[([^\]]+)\](\{[^}]*\}|\([^)]*\))")
 # what the trained model depends on (the gateway channel and speed-ups are not part of it)
-MODEL_INPUTS = ["config.yml", "domain.yml", "build/rasa", "rasa_addons/components.py", "bot/text", "requirements/rasa.lock"]
+MODEL_INPUTS = [
+    "config.yml",
+    "domain.yml",
+    "build/rasa",
+    "rasa_addons/components.py",
+    "bot/text",
+    "requirements/rasa.lock",
+]
 
 
 def normalize_example(example: str) -> str:
     """Normalise the text around and inside entity markup, keeping the markup itself."""
     out, last = [], 0
     for match in ENTITY_RE.finditer(example):
-        out.append(normalize(example[last:match.start()]))
+        out.append(normalize(example[last : match.start()]))
         out.append(f"[{normalize(match.group(1))}]{match.group(2)}")
         last = match.end()
     out.append(normalize(example[last:]))
@@ -103,7 +112,9 @@ def build() -> int:
         target_dir.mkdir(parents=True)
         for source in sorted(source_dir.glob("*.yml")):
             build_file(source, target_dir / source.name)
-    lookups = yaml.dump(procedure_lookups(get_settings().knowledge_dir), Dumper=_BlockDumper, allow_unicode=True, sort_keys=False)
+    lookups = yaml.dump(
+        procedure_lookups(get_settings().knowledge_dir), Dumper=_BlockDumper, allow_unicode=True, sort_keys=False
+    )
     (BUILD / "procedure_lookups.yml").write_text(lookups, encoding="utf-8")
     print(f"built Rasa data in {BUILD.relative_to(PROJECT_ROOT)} and {TEST_BUILD.relative_to(PROJECT_ROOT)}")
     return 0
@@ -113,7 +124,11 @@ def fingerprint() -> str:
     digest = hashlib.sha256()
     for name in MODEL_INPUTS:
         path = PROJECT_ROOT / name
-        files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) if path.is_dir() else [path]
+        files = (
+            sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+            if path.is_dir()
+            else [path]
+        )
         for file in files:
             digest.update(str(file.relative_to(PROJECT_ROOT)).encode())
             digest.update(file.read_bytes())
@@ -121,19 +136,35 @@ def fingerprint() -> str:
 
 
 def train() -> int:
+    if not BUILD.is_dir():
+        raise Fatal(f"{BUILD.relative_to(PROJECT_ROOT)} is missing: run `python -m bot nlu build` first")
+    rasa = require_rasa_env() / "bin" / "rasa"
     model_dir = get_settings().model_dir
     model, stamp = model_dir / "current.tar.gz", model_dir / "current.fingerprint"
     wanted = fingerprint()
     if model.exists() and stamp.exists() and stamp.read_text().strip() == wanted:
         print(f"model up to date: {model.relative_to(PROJECT_ROOT)}")
         return 0
-    rasa = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
     started = time.monotonic()
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "RASA_TELEMETRY_ENABLED": "false"}
     result = subprocess.run(
-        [str(rasa), "train", "--data", str(BUILD), "--config", "config.yml", "--domain", "domain.yml",
-         "--out", str(model_dir), "--fixed-model-name", "current", "--force"],
-        cwd=PROJECT_ROOT, env=env,
+        [
+            str(rasa),
+            "train",
+            "--data",
+            str(BUILD),
+            "--config",
+            "config.yml",
+            "--domain",
+            "domain.yml",
+            "--out",
+            str(model_dir),
+            "--fixed-model-name",
+            "current",
+            "--force",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
     )
     if result.returncode != 0:
         return result.returncode

@@ -1,28 +1,46 @@
 """A citizen's right to have their conversation deleted, and the retention limit.
 
-Both delete from the app database and from Rasa's tracker store (its `events` table): Rasa's
-HTTP API cannot remove events from an SQL tracker store.
+Both delete from the app database and from Rasa's tracker store (`bot.rasa_client` knows how).
 """
+
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
 
-from sqlalchemy import Engine, delete, exists, func, select, text, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
+from bot.handoff import notices
+from bot.rasa_client import delete_tracker_events
 from bot.settings import get_settings
-from bot.storage.db import make_engine, session_scope
+from bot.storage.db import session_scope
 from bot.storage.models import (
-    ButtonKey, ChannelEvent, Citizen, Conversation, FaqDraft, GuideEvent, Handoff, HandoffAssignment, HandoffNote, Message,
-    TelegramNotice, Turn,
+    ButtonKey,
+    ChannelEvent,
+    Citizen,
+    Conversation,
+    FaqDraft,
+    GuideEvent,
+    Handoff,
+    HandoffAssignment,
+    HandoffNote,
+    Message,
+    Turn,
 )
 from bot.text import normalize
 
-DELETE_REQUESTS = frozenset(normalize(t) for t in (
-    "xóa dữ liệu của tôi", "xóa dữ liệu", "xóa dữ liệu của em", "xóa dữ liệu của mình", "xóa thông tin của tôi",
-    "xóa cuộc trò chuyện", "xóa lịch sử trò chuyện",
-))
+DELETE_REQUESTS = frozenset(
+    normalize(t)
+    for t in (
+        "xóa dữ liệu của tôi",
+        "xóa dữ liệu",
+        "xóa dữ liệu của em",
+        "xóa dữ liệu của mình",
+        "xóa thông tin của tôi",
+        "xóa cuộc trò chuyện",
+        "xóa lịch sử trò chuyện",
+    )
+)
 FORGET, KEEP = "@forget", "@keep"  # app commands carried by button keys, never sent to Rasa
 
 
@@ -30,47 +48,17 @@ def is_delete_request(normalized_text: str) -> bool:
     return normalized_text in DELETE_REQUESTS
 
 
-@lru_cache
-def _tracker_engine() -> Engine:
-    return make_engine(get_settings().tracker_url)
-
-
-def _delete_tracker_events(sender_ids: list[str], before: float | None = None) -> int:
-    engine = _tracker_engine()
-    try:
-        with engine.begin() as connection:
-            if not engine.dialect.has_table(connection, "events"):
-                return 0
-            if before is not None:
-                return connection.execute(text("DELETE FROM events WHERE timestamp < :t"), {"t": before}).rowcount
-            total = 0
-            for sender in sender_ids:
-                total += connection.execute(text("DELETE FROM events WHERE sender_id = :s"), {"s": sender}).rowcount
-            return total
-    finally:
-        # Rasa's database belongs to another process: keep no idle connection to it between purges
-        # (one kept open here was seen to hide a later change of a SQLite file from Rasa).
-        engine.dispose()
-
-
 def _delete_conversations(session: Session, conversation_ids: list[int]) -> None:
     handoffs = select(Handoff.id).where(Handoff.conversation_id.in_(conversation_ids))
     for handoff_part in (HandoffNote, HandoffAssignment):
         session.execute(delete(handoff_part).where(handoff_part.handoff_id.in_(handoffs)))
-    _neutralise_notices(session, TelegramNotice.handoff_id.in_(handoffs), detach=True)
+    notices.mark_for_deleted_handoffs(session, handoffs)
     # A FAQ draft quotes the citizen's question; staff's decisions on messages go with them (FK cascade).
     for model in (FaqDraft, Handoff, Turn, ButtonKey, Message):
         session.execute(delete(model).where(model.conversation_id.in_(conversation_ids)))
     senders = select(Conversation.rasa_sender_id).where(Conversation.id.in_(conversation_ids))
     session.execute(delete(GuideEvent).where(GuideEvent.rasa_sender_id.in_(senders)))
     session.execute(delete(Conversation).where(Conversation.id.in_(conversation_ids)))
-
-
-def _neutralise_notices(session: Session, which, detach: bool = False) -> None:
-    """Volunteer notices on Telegram quote the citizen: this runs without network, so they are
-    marked for the volunteer bot to edit to a neutral text (its sweep), never just forgotten."""
-    values = {"neutralise": True, **({"handoff_id": None} if detach else {})}
-    session.execute(update(TelegramNotice).where(which).values(**values))
 
 
 def forget_citizen(channel: str, user_id: str) -> int:
@@ -83,23 +71,27 @@ def forget_citizen(channel: str, user_id: str) -> int:
         senders = [c.rasa_sender_id for c in conversations]
         _delete_conversations(session, [c.id for c in conversations])
         session.delete(citizen)
-    _delete_tracker_events(senders)
+    delete_tracker_events(senders)
     return len(senders)
 
 
 def _delete_expired_citizens(session: Session, cutoff: dt.datetime) -> None:
     """Conversations quiet since the cutoff whose messages are all gone, then citizens left with no
     conversation. A conversation a volunteer took part in stays with its handoff, for the report."""
-    expired = session.scalars(select(Conversation.id).where(
-        Conversation.updated_at < cutoff,
-        ~exists().where(Message.conversation_id == Conversation.id),
-        ~exists().where(Handoff.conversation_id == Conversation.id),
-    )).all()
+    expired = session.scalars(
+        select(Conversation.id).where(
+            Conversation.updated_at < cutoff,
+            ~exists().where(Message.conversation_id == Conversation.id),
+            ~exists().where(Handoff.conversation_id == Conversation.id),
+        )
+    ).all()
     _delete_conversations(session, list(expired))
-    session.execute(delete(Citizen).where(
-        func.coalesce(Citizen.last_inbound_at, Citizen.created_at) < cutoff,
-        ~exists().where(Conversation.citizen_id == Citizen.id),
-    ))
+    session.execute(
+        delete(Citizen).where(
+            func.coalesce(Citizen.last_inbound_at, Citizen.created_at) < cutoff,
+            ~exists().where(Conversation.citizen_id == Citizen.id),
+        )
+    )
 
 
 def purge_expired(now: dt.datetime | None = None) -> tuple[int, int]:
@@ -117,9 +109,9 @@ def purge_expired(now: dt.datetime | None = None) -> tuple[int, int]:
         session.execute(delete(ButtonKey).where(ButtonKey.created_at < cutoff))
         session.execute(delete(HandoffNote).where(HandoffNote.created_at < cutoff))
         session.execute(delete(FaqDraft).where(FaqDraft.created_at < cutoff))
-        _neutralise_notices(session, TelegramNotice.created_at < cutoff)
+        notices.mark_older_than(session, cutoff)
         session.execute(update(Handoff).where(Handoff.requested_at < cutoff).values(packet={}))
         session.execute(delete(ChannelEvent).where(ChannelEvent.received_at < cutoff))
         session.execute(delete(GuideEvent).where(GuideEvent.created_at < cutoff))
         _delete_expired_citizens(session, cutoff)
-    return messages, _delete_tracker_events([], before=cutoff.timestamp())
+    return messages, delete_tracker_events([], before=cutoff.timestamp())

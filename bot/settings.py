@@ -2,6 +2,7 @@
 
 Values come from the environment or `.env` (names in upper case, e.g. GATEWAY_PORT=8080).
 """
+
 from __future__ import annotations
 
 import os
@@ -9,8 +10,9 @@ import secrets
 from contextlib import suppress
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -25,12 +27,18 @@ class Settings(BaseSettings):
 
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
+    # gateway processes, on gateway_port, gateway_port + 1, …; more than one wants a proxy in front
+    # (the city layout's nginx, bot/city.py) and REDIS_URL so live events reach every replica
+    gateway_replicas: int = Field(default=1, ge=1, le=8)
     rasa_host: str = "127.0.0.1"  # interface Rasa's HTTP API binds to
     rasa_port: int = 5005  # replica i listens on rasa_port + i
     # Rasa processes; each conversation always goes to the same one (by its id), so each can keep
-    # its in-memory lock store. One fits a small server's memory (about 1.1 GB each); two use both
+    # its in-memory lock store. One fits a small server's memory (about 0.65 GB each); two use both
     # cores of a 2-core server for about 20% more throughput.
     rasa_replicas: int = Field(default=1, ge=1, le=8)
+    # Rasa replicas on other machines, comma-separated base URLs (http://10.0.0.3:5005,…): the
+    # gateways use these instead of RASA_HOST's ports (deploy/README.md)
+    rasa_servers: str = ""
     actions_host: str = "127.0.0.1"
     actions_port: int = 5055
     rasa_token: str = ""  # default: a random token kept in var/rasa_token
@@ -75,10 +83,15 @@ class Settings(BaseSettings):
     zalo_replay_window_hours: float = 24.0  # Zalo retries for hours after an outage
 
     redis_url: str = ""  # e.g. redis://127.0.0.1:6379/0: live events reach every gateway replica
+    # the city layout on one machine (make run-city) runs its own PostgreSQL and Redis on these
+    # ports; nginx takes gateway_port and the gateways the ports after it
+    city_postgres_port: int = 5433
+    city_redis_port: int = 6380
 
     retention_days: int = 365  # conversations older than this are deleted (told to citizens)
     max_message_chars: int = Field(default=4000, description="longer citizen messages are refused")
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one object per line, for machines (bot/logs.py)
 
     # abuse limits (per minute unless named otherwise); over a limit: 429 with Retry-After, or one
     # polite reply on Telegram and Zalo
@@ -93,10 +106,15 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=65536, ge=1024)  # JSON bodies of every route but /api/chat
     session_secret: str = ""  # signs web conversation ids; default: a random key kept in var/session_secret
     actions_secret: str = ""  # Rasa → action server; default: a random key kept in var/actions_secret
+    # Fernet keys records are encrypted with, comma-separated, the current one first (bot/storage/crypto.py);
+    # default: a key created once in var/data_key
+    data_key: SecretStr = SecretStr("")
     metrics_token: str = ""  # /metrics answers loopback, or a Bearer of this token
     api_docs: bool = True  # /docs and /openapi.json
     zalo_media_hosts: str = "zdn.vn,zadn.vn,zalo.me,zaloapp.com"  # Zalo's CDN domains (and their subdomains)
-    max_media_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)  # a citizen's photo or file, fetched for the console
+    max_media_bytes: int = Field(
+        default=20 * 1024 * 1024, ge=1024
+    )  # a citizen's photo or file, fetched for the console
 
     @property
     def db_url(self) -> str:
@@ -107,7 +125,13 @@ class Settings(BaseSettings):
         return self.rasa_tracker_url or f"sqlite:///{self.var_dir / 'rasa_tracker.db'}"
 
     @property
+    def gateway_ports(self) -> list[int]:
+        return [self.gateway_port + i for i in range(self.gateway_replicas)]
+
+    @property
     def rasa_urls(self) -> list[str]:
+        if servers := [url.strip().rstrip("/") for url in self.rasa_servers.split(",") if url.strip()]:
+            return servers
         return [f"http://{self.rasa_host}:{self.rasa_port + i}" for i in range(self.rasa_replicas)]
 
     @property

@@ -5,6 +5,7 @@ never rewrites it: each token is a slice of the message at its exact offsets (Ra
 values up in the text). Each token's diacritic-free form is its `lemma`, so a CountVectorsFeaturizer
 with `use_lemma: true` featurises the folded form and one with `use_lemma: false` the accented one.
 """
+
 from __future__ import annotations
 
 import re
@@ -30,16 +31,25 @@ class VietnameseTokenizer(Tokenizer):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"intent_tokenization_flag": False, "intent_split_symbol": "_", "token_pattern": None,
-                "prefix_separator_symbol": None}
+        return {
+            "intent_tokenization_flag": False,
+            "intent_split_symbol": "_",
+            "token_pattern": None,
+            "prefix_separator_symbol": None,
+        }
 
     @staticmethod
     def supported_languages() -> Optional[List[Text]]:
         return None
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "VietnameseTokenizer":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "VietnameseTokenizer":
         return cls(config)
 
     def tokenize(self, message: Message, attribute: Text) -> List[Token]:

@@ -3,20 +3,30 @@
 Rasa's own REST webhook is not covered by Rasa's API token and returns only the bot's messages.
 This channel checks the shared token itself and returns, beside the messages, what Rasa made of
 the message (intent, confidence, entities) and the actions it ran, for the app's `turns` table.
+
+When the action server cannot be reached, or the tracker store (the database) fails, Rasa logs it
+and carries on: without the action's events, or with an empty tracker kept in memory. Such a turn
+is not an answer (`rasa_addons.outages`): this channel answers 503 instead and the gateway keeps
+the message until Rasa can answer it properly. (An action that fails by itself is a bug, not an
+outage: its turn is returned as Rasa made it.)
 """
+
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
+import aiohttp
+from rasa.core.actions.action import RemoteAction
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
-from rasa.core.tracker_store import TrackerStore
+from rasa.core.tracker_store import FailSafeTrackerStore, TrackerStore
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from rasa_addons import speedups
+from rasa_addons import outages, speedups
 from rasa_addons.tracker_store import GatewaySQLTrackerStore, latest_turn_of
 
 logger = logging.getLogger(__name__)
@@ -24,6 +34,29 @@ speedups.install()
 
 
 NO_TURN = {"intent": None, "confidence": None, "entities": [], "actions": []}
+_run_remote_action = RemoteAction.run
+
+
+async def _run_noting_unreachable_actions(self, *args, **kwargs):
+    try:
+        return await _run_remote_action(self, *args, **kwargs)
+    except Exception as exc:
+        unreachable = (aiohttp.ClientConnectionError, asyncio.TimeoutError)
+        if any(isinstance(e, unreachable) for e in (exc, exc.__cause__, exc.__context__)):
+            outages.note(f"action server ({self.name()})")
+        raise
+
+
+_on_tracker_store_error = FailSafeTrackerStore.on_tracker_store_error
+
+
+def _on_tracker_store_error_noted(self, error: Exception) -> None:
+    outages.note(f"tracker store ({type(error).__name__})")
+    _on_tracker_store_error(self, error)
+
+
+RemoteAction.run = _run_noting_unreachable_actions
+FailSafeTrackerStore.on_tracker_store_error = _on_tracker_store_error_noted
 
 
 async def summarise_latest_turn(store: TrackerStore, sender: Text, message_id: Text) -> Dict[Text, Any]:
@@ -74,10 +107,20 @@ class GatewayInput(InputChannel):
             if not (isinstance(sender, str) and isinstance(text, str) and isinstance(message_id, str)):
                 return response.json({"error": "sender, message and message_id are required strings"}, status=400)
             collector = CollectingOutputChannel()
+            noted = outages.watch()
             await on_new_message(
-                UserMessage(text, collector, sender, input_channel=self.name(), message_id=message_id,
-                            metadata=body.get("metadata"))
+                UserMessage(
+                    text,
+                    collector,
+                    sender,
+                    input_channel=self.name(),
+                    message_id=message_id,
+                    metadata=body.get("metadata"),
+                )
             )
+            if noted:
+                logger.warning("message %s not answered: %s unavailable", message_id, ", ".join(noted))
+                return response.json({"error": "unavailable", "unavailable": noted}, status=503)
             turn = await summarise_latest_turn(request.app.ctx.agent.tracker_store, sender, message_id)
             return response.json({"messages": collector.messages, **turn})
 

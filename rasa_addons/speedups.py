@@ -13,14 +13,14 @@
 
 Imported by the gateway channel, so it applies in the Rasa server.
 """
+
 from __future__ import annotations
 
-from functools import lru_cache
 import asyncio
+from functools import lru_cache
 from typing import Any, Dict, Optional, Text
 
 import aiohttp
-
 from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction

@@ -1,6 +1,7 @@
 """A gateway replica for the abuse tests (issue 12) with its own settings, served on a free
 loopback port from the test process. Rasa and the action server are not needed for what these
 tests ask (limits, body caps, headers, logins)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

@@ -1,7 +1,9 @@
 """Test settings: every test session gets its own var/ folder (databases, logs, PID files) and
 free ports, set in the environment before any app module reads its settings."""
+
 from __future__ import annotations
 
+import importlib.util
 import os
 import tempfile
 from pathlib import Path
@@ -11,19 +13,24 @@ import pytest
 
 from tests.ports import free_port
 
+# tests/model runs in the model environment (`make model-test`): the app's own has no torch.
+collect_ignore = [] if importlib.util.find_spec("sentence_transformers") else ["model"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 
 
 _VAR = Path(tempfile.mkdtemp(prefix="bot-test-var-"))
-os.environ.update({
-    "VAR_DIR": str(_VAR),
-    "GATEWAY_PORT": str(free_port()),
-    "RASA_PORT": str(free_port(consecutive=8)),
-    "ACTIONS_PORT": str(free_port()),
-    "RASA_TELEMETRY_ENABLED": "false",
-    "VOLUNTEER_HOURS": "00:00-00:00",  # the desk is open whenever the tests run
-})
+os.environ.update(
+    {
+        "VAR_DIR": str(_VAR),
+        "GATEWAY_PORT": str(free_port()),
+        "RASA_PORT": str(free_port(consecutive=8)),
+        "ACTIONS_PORT": str(free_port()),
+        "RASA_TELEMETRY_ENABLED": "false",
+        "VOLUNTEER_HOURS": "00:00-00:00",  # the desk is open whenever the tests run
+    }
+)
 for leaked in ("DATABASE_URL", "RASA_TRACKER_URL", "RASA_TOKEN", "OFFICES_FILE", "KNOWLEDGE_DIR"):
     os.environ.pop(leaked, None)
 

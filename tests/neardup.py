@@ -1,4 +1,5 @@
 """Near-duplicate detection between evaluation and training text (word-trigram Jaccard)."""
+
 from __future__ import annotations
 
 import re
@@ -37,5 +38,7 @@ def nlu_examples(paths) -> list[str]:
     texts = []
     for path in paths:
         for item in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu", []):
-            texts += [line.strip()[2:] for line in (item.get("examples") or "").splitlines() if line.strip().startswith("- ")]
+            texts += [
+                line.strip()[2:] for line in (item.get("examples") or "").splitlines() if line.strip().startswith("- ")
+            ]
     return texts

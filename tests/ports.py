@@ -5,6 +5,7 @@ be grabbed as the source port of an outgoing connection before the server that w
 it binds it (Rasa takes ~15 s to start), and a client polling a not-yet-listening server in that
 range can even connect to itself; either way the server then fails with "address in use".
 """
+
 import random
 import socket
 from pathlib import Path

@@ -1,6 +1,7 @@
 """A throwaway PostgreSQL server for the tests, from Debian's binaries: its own data folder and a
 free port on loopback, started and stopped with pg_ctl (by its PID file). PostgreSQL refuses to
 run as root, so under root (CI) it runs as the `postgres` user the Debian package creates."""
+
 from __future__ import annotations
 
 import glob
@@ -38,8 +39,19 @@ def postgres_server() -> Iterator[str]:
         subprocess.run([*as_owner, *argv], check=True, capture_output=True, text=True)
 
     run(_binary("initdb"), "-D", str(data / "db"), "-U", "app", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8")
-    run(pg_ctl, "-D", str(data / "db"), "-l", str(data / "db" / "server.log"), "-w", "-t", "60", "start",
-        "-o", f"-p {port} -k {data / 'db'} -c listen_addresses=127.0.0.1 -c fsync=off")
+    run(
+        pg_ctl,
+        "-D",
+        str(data / "db"),
+        "-l",
+        str(data / "db" / "server.log"),
+        "-w",
+        "-t",
+        "60",
+        "start",
+        "-o",
+        f"-p {port} -k {data / 'db'} -c listen_addresses=127.0.0.1 -c fsync=off",
+    )
     try:
         yield f"postgresql+psycopg://app@127.0.0.1:{port}/postgres"
     finally:

@@ -1,5 +1,6 @@
 """A throwaway Redis server for the tests (Debian's redis-server): a free loopback port, no
 persistence, its own process group, stopped by its PID."""
+
 from __future__ import annotations
 
 import os
@@ -19,11 +20,14 @@ def available() -> bool:
 
 
 @contextmanager
-def redis_server() -> Iterator[str]:
-    port = free_port()
+def redis_server(port: int | None = None) -> Iterator[str]:
+    """Yields the URL of a fresh server (on `port`, to start one again where another was)."""
+    port = port or free_port()
     process = subprocess.Popen(
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         _wait_until_it_answers(port, process)

@@ -1,5 +1,6 @@
 """Tests that need a Debian package (Chromium, PostgreSQL, Redis): `make test` installs them
 (scripts/system-deps), so in CI a missing one is a failure; elsewhere the test is skipped."""
+
 import os
 
 import pytest

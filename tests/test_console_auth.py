@@ -1,6 +1,7 @@
 """Console logins under attack (issue 12): failed logins lock one account from one address only
 (finding 6), and Argon2 hashes run off the event loop, a bounded number at a time (finding 7).
 And the account commands leave their audit lines (issue 13)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -33,8 +34,9 @@ def accounts(loaded_db) -> list[str]:
 
 
 def login(client: httpx.Client, username: str, password: str, address: str) -> httpx.Response:
-    return client.post("/console/api/login", json={"username": username, "password": password},
-                       headers={"X-Forwarded-For": address})
+    return client.post(
+        "/console/api/login", json={"username": username, "password": password}, headers={"X-Forwarded-For": address}
+    )
 
 
 def test_failed_logins_lock_one_account_from_one_address_only(accounts):
@@ -51,19 +53,26 @@ def test_failed_logins_lock_one_account_from_one_address_only(accounts):
 
 def one_hash_seconds() -> float:
     """How long one Argon2 verification takes on this machine, now."""
+
     def once() -> float:
         started = time.perf_counter()
         auth._verify(auth._DUMMY_HASH, "sai-mat-khau")
         return time.perf_counter() - started
+
     return statistics.median(once() for _ in range(5))
 
 
 async def healthz_while_logins_hash(url: str, logins: int) -> tuple[list[int], list[float]]:
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=httpx.Limits(max_connections=logins + 2)) as client:
         await client.get("/healthz")
-        flood = asyncio.ensure_future(asyncio.gather(*(
-            client.post("/console/api/login", json={"username": f"khong-co-{n}", "password": "sai-mat-khau"})
-            for n in range(logins))))
+        flood = asyncio.ensure_future(
+            asyncio.gather(
+                *(
+                    client.post("/console/api/login", json={"username": f"khong-co-{n}", "password": "sai-mat-khau"})
+                    for n in range(logins)
+                )
+            )
+        )
         latencies = []
         while not flood.done():
             started = time.perf_counter()
@@ -102,6 +111,8 @@ def test_account_commands_write_audit_lines_without_an_actor(loaded_db, monkeypa
         lines = [e for e in account_service.audit_entries(session, 200) if e["target"] == username]
         assert not session.scalar(select(Volunteer.active).where(Volunteer.username == username))
     assert [(e["action"], e["actor"]) for e in reversed(lines)] == [
-        ("account.create", account_service.COMMAND_LINE), ("account.reset_password", account_service.COMMAND_LINE),
-        ("account.disable", account_service.COMMAND_LINE)]
+        ("account.create", account_service.COMMAND_LINE),
+        ("account.reset_password", account_service.COMMAND_LINE),
+        ("account.disable", account_service.COMMAND_LINE),
+    ]
     assert PASSWORD not in str(lines) and new_password not in str(lines)

@@ -1,5 +1,6 @@
 """Imports point down the floors of DESIGN.md: nothing imports a floor above its own. Modules the
 picture does not place (the gateway's guards, the supervisor, …) are not checked."""
+
 from __future__ import annotations
 
 import ast
@@ -9,9 +10,21 @@ ROOT = Path(__file__).resolve().parent.parent
 FLOORS = {  # module prefix → floor (1 is the top)
     "bot.app": 1,
     "bot.channels": 2,
-    "bot.router": 3, "bot.console": 3, "bot.admin": 3, "actions": 3,
-    "bot.delivery": 4, "bot.knowledge": 4, "bot.guide": 4, "bot.rasa_client": 4, "bot.handoff": 4, "rasa_addons": 4,
-    "bot.text": 5, "bot.storage": 5, "bot.events": 5, "bot.messages": 5, "bot.settings": 5,
+    "bot.router": 3,
+    "bot.console": 3,
+    "bot.admin": 3,
+    "actions": 3,
+    "bot.delivery": 4,
+    "bot.knowledge": 4,
+    "bot.guide": 4,
+    "bot.rasa_client": 4,
+    "bot.handoff": 4,
+    "rasa_addons": 4,
+    "bot.text": 5,
+    "bot.storage": 5,
+    "bot.events": 5,
+    "bot.messages": 5,
+    "bot.settings": 5,
 }
 
 
@@ -39,8 +52,11 @@ def test_no_module_imports_a_floor_above_its_own():
         mine = floor_of(module)
         if mine is None:
             continue
-        upward += [f"{module} → {name}" for name in imports_of(path)
-                   if (theirs := floor_of(name)) is not None and theirs < mine]
+        upward += [
+            f"{module} → {name}"
+            for name in imports_of(path)
+            if (theirs := floor_of(name)) is not None and theirs < mine
+        ]
     assert upward == []
 
 

@@ -1,4 +1,5 @@
 """The guide's logic over real knowledge entries."""
+
 import pytest
 
 from bot import guide
@@ -23,7 +24,14 @@ def test_every_online_procedure_walks_to_the_end(slug):
         outcome = guide.handle(entry, state, "guide_next")
         state = outcome.state
         assert outcome.replies[0].text.startswith(f"Bước {number}/{len(entry.steps)}: ")
-        assert titles(outcome.replies[0]) == ["Xong", "Quay lại", "Nhắc lại", "Tôi bị kẹt", "Gặp tình nguyện viên", "Dừng"]
+        assert titles(outcome.replies[0]) == [
+            "Xong",
+            "Quay lại",
+            "Nhắc lại",
+            "Tôi bị kẹt",
+            "Gặp tình nguyện viên",
+            "Dừng",
+        ]
     outcome = guide.handle(entry, state, "guide_next")
     assert outcome.replies[-1].text == "Anh/chị đã nộp được chưa?" and outcome.state.phase == "outcome"
     done = guide.handle(entry, outcome.state, "affirm")
@@ -60,7 +68,11 @@ def test_stuck_shows_known_problems_then_calls_a_volunteer():
     fix = guide.handle(entry, first.state, "guide_stuck", "no_otp")
     assert "OTP" in fix.replies[0].text and "(Lời khuyên chung)" in fix.replies[0].text
     second = guide.handle(entry, fix.state, "guide_stuck")
-    assert second.event.name == "volunteer_called" and second.needs_volunteer and "tình nguyện viên" in second.replies[0].text
+    assert (
+        second.event.name == "volunteer_called"
+        and second.needs_volunteer
+        and "tình nguyện viên" in second.replies[0].text
+    )
     assert second.state.phase == "paused" and second.state.step == 1  # the volunteer hands back from here
     assert not fix.needs_volunteer and not first.needs_volunteer
 

@@ -2,6 +2,7 @@
 read (finding 8), JSON that FastAPI parses itself refused as 4xx when too deep or not text
 (finding 11), security headers on every answer (finding 1) and the API docs behind a setting
 (finding 15)."""
+
 from __future__ import annotations
 
 import json
@@ -44,12 +45,16 @@ def read_answer(sock: socket.socket) -> tuple[int, str]:
     return int(answer.split()[1]), answer
 
 
-@pytest.mark.parametrize(("path", "size"), [("/api/chat", 256 * 1024 * 1024), ("/api/chat", CHAT_CAP + 1),
-                                            ("/console/api/login", OTHER_CAP + 1)])
+@pytest.mark.parametrize(
+    ("path", "size"),
+    [("/api/chat", 256 * 1024 * 1024), ("/api/chat", CHAT_CAP + 1), ("/console/api/login", OTHER_CAP + 1)],
+)
 def test_a_declared_size_over_the_cap_is_refused_before_the_body_is_sent(gateway, path, size):
     with connect(gateway) as sock:
-        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-                     f"Content-Length: {size}\r\n\r\n".encode())  # and not one byte of the body
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {size}\r\n\r\n".encode()
+        )  # and not one byte of the body
         status, answer = read_answer(sock)
     assert status == 413, answer
     assert "connection: close" in answer.lower()
@@ -60,8 +65,10 @@ def test_a_chunked_body_is_cut_off_once_over_the_cap(gateway):
     block = json.dumps({"username": "x" * 4000}).encode()
     sent = 0
     with connect(gateway) as sock:
-        sock.sendall(b"POST /console/api/login HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-                     b"Transfer-Encoding: chunked\r\n\r\n")
+        sock.sendall(
+            b"POST /console/api/login HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
         answered = False
         while sent < OTHER_CAP * 4 and not answered:
             sock.sendall(b"%x\r\n%s\r\n" % (len(block), block))
@@ -74,12 +81,15 @@ def test_a_chunked_body_is_cut_off_once_over_the_cap(gateway):
     assert sent <= OTHER_CAP + 8 * len(block), f"{sent} bytes went in before the refusal"
 
 
-@pytest.mark.parametrize("body", [
-    b'{"username": "\\ud800", "password": "mat-khau-bat-ky"}',  # a lone surrogate
-    b'{"username": "lan", "password": "x", "extra": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
-    b'{"username": ' + b"{\"a\": " * 50 + b"1" + b"}" * 50 + b', "password": "x"}',
-    b'{"username": "lan", "password": "\xff\xfe"}',  # not UTF-8
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"username": "\\ud800", "password": "mat-khau-bat-ky"}',  # a lone surrogate
+        b'{"username": "lan", "password": "x", "extra": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        b'{"username": ' + b'{"a": ' * 50 + b"1" + b"}" * 50 + b', "password": "x"}',
+        b'{"username": "lan", "password": "\xff\xfe"}',  # not UTF-8
+    ],
+)
 @pytest.mark.parametrize("content_type", ["application/json", None])
 def test_bodies_fastapi_parses_itself_are_4xx_never_500(gateway, body, content_type):
     headers = {"Content-Type": content_type} if content_type else {}
@@ -107,8 +117,17 @@ def test_pages_have_a_strict_policy(gateway, path):
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
-@pytest.mark.parametrize("path", ["/static/chat.js", "/console/static/console.css", "/healthz", "/khong-co",
-                                  "/static/khong-co.js", "/console/api/me"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/chat.js",
+        "/console/static/console.css",
+        "/healthz",
+        "/khong-co",
+        "/static/khong-co.js",
+        "/console/api/me",
+    ],
+)
 def test_every_answer_says_nosniff(gateway, path):
     response = httpx.get(f"{gateway.url}{path}")
     assert response.headers["x-content-type-options"] == "nosniff", (path, response.status_code)
@@ -125,8 +144,9 @@ async def _broken(_):
 
 def _guarded_app() -> Starlette:
     """Installed as the gateway installs it: inside the server error middleware."""
-    return Starlette(routes=[Route("/own", _own_policy), Route("/broken", _broken)],
-                     middleware=[Middleware(SecurityHeaders)])
+    return Starlette(
+        routes=[Route("/own", _own_policy), Route("/broken", _broken)], middleware=[Middleware(SecurityHeaders)]
+    )
 
 
 @pytest.mark.anyio
@@ -155,4 +175,6 @@ def anyio_backend():
 def test_api_docs_can_be_turned_off(gateway, loaded_db):
     assert all(httpx.get(f"{gateway.url}{path}").status_code == 200 for path in ("/docs", "/redoc", "/openapi.json"))
     with abuse_gateway(api_docs=False) as closed:
-        assert [httpx.get(f"{closed.url}{path}").status_code for path in ("/docs", "/redoc", "/openapi.json")] == [404] * 3
+        assert [httpx.get(f"{closed.url}{path}").status_code for path in ("/docs", "/redoc", "/openapi.json")] == [
+            404
+        ] * 3

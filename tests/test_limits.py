@@ -1,5 +1,6 @@
 """Rate limits (issue 12, finding 6): the counters, whom X-Forwarded-For is believed from, the
 per-address limits of the gateway, and counters shared by two gateways through a real Redis."""
+
 from __future__ import annotations
 
 import asyncio
@@ -45,23 +46,28 @@ def test_login_failures_count_per_account_and_address_together():
         for _ in range(2):
             assert await counters.login_allowed("Lan", "198.51.100.1") is None
             await counters.login_failed("lan", "198.51.100.1")
-        return [await counters.login_allowed("LAN ", "198.51.100.1"),  # same account, any spelling
-                await counters.login_allowed("lan", "198.51.100.2"),  # the volunteer elsewhere
-                await counters.login_allowed("minh", "198.51.100.1")]  # another account here
+        return [
+            await counters.login_allowed("LAN ", "198.51.100.1"),  # same account, any spelling
+            await counters.login_allowed("lan", "198.51.100.2"),  # the volunteer elsewhere
+            await counters.login_allowed("minh", "198.51.100.1"),
+        ]  # another account here
 
     locked, elsewhere, other_account = asyncio.run(run())
     assert 15 * 60 - 5 <= locked <= 15 * 60
     assert elsewhere is None and other_account is None
 
 
-@pytest.mark.parametrize(("peer", "forwarded", "client"), [
-    ("127.0.0.1", f"{FAR_CLIENT}", FAR_CLIENT),  # a trusted proxy names the client
-    ("127.0.0.1", f"1.2.3.4, {FAR_CLIENT}, 127.0.0.1", FAR_CLIENT),  # right-most untrusted hop; 1.2.3.4 is a claim
-    ("::1", FAR_CLIENT, FAR_CLIENT),
-    ("198.51.100.9", "127.0.0.1", "198.51.100.9"),  # an untrusted peer cannot claim loopback
-    ("198.51.100.9", None, "198.51.100.9"),
-    ("127.0.0.1", None, "127.0.0.1"),
-])
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "client"),
+    [
+        ("127.0.0.1", f"{FAR_CLIENT}", FAR_CLIENT),  # a trusted proxy names the client
+        ("127.0.0.1", f"1.2.3.4, {FAR_CLIENT}, 127.0.0.1", FAR_CLIENT),  # right-most untrusted hop; 1.2.3.4 is a claim
+        ("::1", FAR_CLIENT, FAR_CLIENT),
+        ("198.51.100.9", "127.0.0.1", "198.51.100.9"),  # an untrusted peer cannot claim loopback
+        ("198.51.100.9", None, "198.51.100.9"),
+        ("127.0.0.1", None, "127.0.0.1"),
+    ],
+)
 def test_forwarded_for_is_believed_only_from_a_trusted_proxy(peer, forwarded, client):
     assert limits().client_address(scope(peer, forwarded)) == client
 
@@ -84,8 +90,10 @@ def test_per_address_limit_answers_429_with_retry_after(loaded_db):
 
 def test_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored(loaded_db):
     # our own loopback peer is not a trusted proxy here: whatever it claims, it is 127.0.0.1
-    with abuse_gateway(rate_limit_ip=2, trusted_proxies="192.0.2.1") as gateway, \
-            httpx.Client(base_url=gateway.url) as client:
+    with (
+        abuse_gateway(rate_limit_ip=2, trusted_proxies="192.0.2.1") as gateway,
+        httpx.Client(base_url=gateway.url) as client,
+    ):
         assert [far(client).status_code for _ in range(6)] == [200] * 6
 
 
@@ -117,10 +125,13 @@ def test_new_conversations_are_limited_per_address(loaded_db):
 
 def test_two_gateways_share_their_counters_through_redis(loaded_db):
     require(redis_server.available(), "redis-server")
-    with redis_server.redis_server() as url, \
-            abuse_gateway(rate_limit_ip=4, redis_url=url) as first, \
-            abuse_gateway(rate_limit_ip=4, redis_url=url) as second, \
-            httpx.Client(base_url=first.url) as one, httpx.Client(base_url=second.url) as other:
+    with (
+        redis_server.redis_server() as url,
+        abuse_gateway(rate_limit_ip=4, redis_url=url) as first,
+        abuse_gateway(rate_limit_ip=4, redis_url=url) as second,
+        httpx.Client(base_url=first.url) as one,
+        httpx.Client(base_url=second.url) as other,
+    ):
         assert [far(one).status_code, far(other).status_code, far(one).status_code, far(other).status_code] == [200] * 4
         assert far(one).status_code == 429
         assert far(other).status_code == 429

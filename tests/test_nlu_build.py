@@ -6,7 +6,10 @@ from bot.text import normalize
 
 def test_examples_are_normalised_like_run_time_text(tmp_path):
     source = tmp_path / "x.yml"
-    source.write_text('version: "3.1"\nnlu:\n  - intent: ask_fee\n    examples: |\n      - Lệ phí làm GKS bao nhiêu?\n      - le phi lam gks bao nhieu\n', encoding="utf-8")
+    source.write_text(
+        'version: "3.1"\nnlu:\n  - intent: ask_fee\n    examples: |\n      - Lệ phí làm GKS bao nhiêu?\n      - le phi lam gks bao nhieu\n',
+        encoding="utf-8",
+    )
     nlu_build.build_file(source, tmp_path / "out.yml")
     built = yaml.safe_load((tmp_path / "out.yml").read_text(encoding="utf-8"))
     examples = [line[2:] for line in built["nlu"][0]["examples"].splitlines()]
@@ -15,12 +18,18 @@ def test_examples_are_normalised_like_run_time_text(tmp_path):
 
 def test_entity_markup_survives_normalisation():
     example = 'Làm [GKS]{"entity": "procedure", "value": "khai-sinh"} ở đâu?'
-    assert nlu_build.normalize_example(example) == 'làm [giấy khai sinh]{"entity": "procedure", "value": "khai-sinh"} ở đâu'
+    assert (
+        nlu_build.normalize_example(example)
+        == 'làm [giấy khai sinh]{"entity": "procedure", "value": "khai-sinh"} ở đâu'
+    )
 
 
 def test_training_data_has_no_duplicates_after_normalising(tmp_path):
     source = tmp_path / "x.yml"
-    source.write_text('version: "3.1"\nnlu:\n  - intent: greet\n    examples: |\n      - Xin chào!\n      - xin chào\n', encoding="utf-8")
+    source.write_text(
+        'version: "3.1"\nnlu:\n  - intent: greet\n    examples: |\n      - Xin chào!\n      - xin chào\n',
+        encoding="utf-8",
+    )
     nlu_build.build_file(source, tmp_path / "out.yml")
     assert yaml.safe_load((tmp_path / "out.yml").read_text(encoding="utf-8"))["nlu"][0]["examples"] == "- xin chào\n"
 

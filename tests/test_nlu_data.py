@@ -1,4 +1,5 @@
 """The Rasa training data and its held-out test set."""
+
 import re
 from collections import Counter
 from pathlib import Path
@@ -11,9 +12,26 @@ from tests.neardup import near_duplicates, nlu_examples
 TRAINING = sorted((ROOT / "nlu_data").glob("*.yml"))
 HELD_OUT = ROOT / "tests" / "rasa" / "nlu_test.yml"
 REQUIRED = {
-    "greet", "goodbye", "thank", "affirm", "deny", "ask_documents", "ask_fee", "ask_processing_time", "ask_where",
-    "ask_online", "ask_procedure", "guide_me", "guide_next", "guide_back", "guide_stuck", "request_human",
-    "ask_status", "bot_challenge", "out_of_scope", "complaint",
+    "greet",
+    "goodbye",
+    "thank",
+    "affirm",
+    "deny",
+    "ask_documents",
+    "ask_fee",
+    "ask_processing_time",
+    "ask_where",
+    "ask_online",
+    "ask_procedure",
+    "guide_me",
+    "guide_next",
+    "guide_back",
+    "guide_stuck",
+    "request_human",
+    "ask_status",
+    "bot_challenge",
+    "out_of_scope",
+    "complaint",
 }
 ENTITY = re.compile(r"\[[^\]]+\]\{\"entity\": \"(procedure|problem)\", \"value\": \"([a-z0-9_-]+)\"\}")
 
@@ -24,7 +42,8 @@ def examples_by_intent(paths: list[Path]) -> dict[str, list[str]]:
         for item in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu", []):
             if "intent" in item:
                 found.setdefault(item["intent"], []).extend(
-                    line.strip()[2:] for line in item["examples"].splitlines() if line.strip().startswith("- "))
+                    line.strip()[2:] for line in item["examples"].splitlines() if line.strip().startswith("- ")
+                )
     return found
 
 
@@ -36,8 +55,12 @@ def test_every_required_intent_has_examples_in_every_register():
 
 
 def test_procedure_mentions_cover_the_whole_catalogue():
-    slugs = Counter(m.group(2) for path in TRAINING for m in ENTITY.finditer(path.read_text(encoding="utf-8"))
-                    if m.group(1) == "procedure")
+    slugs = Counter(
+        m.group(2)
+        for path in TRAINING
+        for m in ENTITY.finditer(path.read_text(encoding="utf-8"))
+        if m.group(1) == "procedure"
+    )
     catalogue = {p.stem for p in (ROOT / "knowledge" / "procedures").glob("*.yaml")}
     assert set(slugs) == catalogue and min(slugs.values()) >= 5
 

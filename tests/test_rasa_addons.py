@@ -1,5 +1,7 @@
 """Code that runs inside Rasa (Python 3.10 environment), exercised there."""
+
 import json
+import os
 import subprocess
 
 from tests.conftest import ROOT
@@ -8,8 +10,19 @@ RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
 
 
 def run_in_rasa(code: str) -> dict:
-    done = subprocess.run([str(RASA_PYTHON), "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={"PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false", "PATH": "/usr/bin:/bin"})
+    done = subprocess.run(
+        [str(RASA_PYTHON), "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={
+            "PYTHONPATH": str(ROOT),
+            "RASA_TELEMETRY_ENABLED": "false",
+            "PATH": "/usr/bin:/bin",
+            "VAR_DIR": os.environ["VAR_DIR"],
+        },
+    )  # the session's data key
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -73,9 +86,24 @@ print(json.dumps({"same": walked == looked_up, "count": len(names), "unknown": u
     assert result["unknown"] == "Unknown event name 'no_such_event'." and result["topic"] is None
 
 
+# Rasa's own SQL tracker store, the reference ours is compared with; it reads the events' data
+# decrypted, as ours stores it encrypted (prepended to the cases run in Rasa's environment).
+RASAS_STORE = """
+from pathlib import Path
+from types import SimpleNamespace
+from rasa.core.tracker_store import SQLTrackerStore
+from bot.storage import crypto
+
+
+class RasasStore(SQLTrackerStore):
+    def _event_query(self, *args, **kwargs):
+        ring = crypto.ring_from_environment(Path("var"))
+        rows = [SimpleNamespace(data=ring.decrypt(row.data)) for row in super()._event_query(*args, **kwargs).all()]
+        return SimpleNamespace(all=lambda: rows)
+"""
+
 TRACKER_STORE_CASE = """
 import asyncio, json
-from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -95,7 +123,7 @@ def session(start):
 
 async def main():
     ours = GatewaySQLTrackerStore(domain=domain, host=URL, dialect=DIALECT)
-    theirs = SQLTrackerStore(domain=domain, host=URL, dialect=DIALECT)
+    theirs = RasasStore(domain=domain, host=URL, dialect=DIALECT)
     tracker = DialogueStateTracker("citizen", domain.slots)
     for item in session(100.0):  # saved after every event, as Rasa saves after each step
         tracker.update(item)
@@ -129,7 +157,7 @@ asyncio.run(main())
 
 
 def check_tracker_store(url: str, dialect: str) -> None:
-    result = run_in_rasa(TRACKER_STORE_CASE.format(url=url, dialect=dialect))
+    result = run_in_rasa(RASAS_STORE + TRACKER_STORE_CASE.format(url=url, dialect=dialect))
     assert result["first_session"] == 7
     assert result["rows"] == 14  # both sessions, each event once
     assert result["same"] and result["latest"] == 7 and result["slot"] == "dang-ky-khai-sinh"
@@ -172,3 +200,86 @@ asyncio.run(main())
 """)
     assert result["answers"] == [{"echo": 0}, {"echo": 1}, {"echo": 2}]
     assert result["connections"] == 1
+
+
+def test_a_turn_that_meets_an_unreachable_action_server_is_noted_and_not_saved(tmp_path):
+    """The gateway channel answers 503 for such a turn (the gateway asks again later), so the
+    tracker must not keep it: the question is asked again from the same state."""
+    result = run_in_rasa(f"""
+import asyncio, json, socket
+from rasa.core.actions.action import RemoteAction
+from rasa.core.channels.channel import CollectingOutputChannel
+from rasa.core.nlg import TemplatedNaturalLanguageGenerator
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.endpoints import EndpointConfig
+from rasa_addons import gateway_channel, outages
+from rasa_addons.tracker_store import GatewaySQLTrackerStore
+
+with socket.socket() as closed:  # a port nothing listens on: the action server is down
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+
+
+async def saved_events(note_an_outage):
+    store = GatewaySQLTrackerStore(domain=Domain.empty(), host="sqlite:///{tmp_path}/tracker.db", dialect="sqlite")
+    sender = "noted" if note_an_outage else "answered"
+    tracker = DialogueStateTracker(sender, [])
+    tracker.update(ActionExecuted("action_listen"))
+    tracker.update(UserUttered("lam khai sinh", {{"name": "ask_documents", "confidence": 0.9}}))
+    noted = outages.watch()
+    if note_an_outage:
+        action = RemoteAction("action_answer", EndpointConfig(f"http://127.0.0.1:{{port}}/webhook"))
+        try:
+            await action.run(CollectingOutputChannel(), TemplatedNaturalLanguageGenerator({{}}), tracker,
+                             Domain.empty())
+        except Exception:
+            pass  # Rasa's processor logs it and carries on
+    await store.save(tracker)
+    stored = await store.retrieve(sender)
+    return noted, 0 if stored is None else len(stored.events)
+
+
+async def main():
+    noted, kept = await saved_events(True)
+    clean, saved = await saved_events(False)
+    print(json.dumps({{"noted": noted, "kept": kept, "clean": clean, "saved": saved}}))
+
+asyncio.run(main())
+""")
+    assert result["noted"] == ["action server (action_answer)"] and result["kept"] == 0
+    assert result["clean"] == [] and result["saved"] == 2
+
+
+def test_the_model_loads_eagerly_then_predicts_in_graph_mode():
+    """rasa_addons.lean_load: the load's one training step runs eagerly, so its graph is never kept
+    (about 350 MB a replica); prediction is back in graph mode, traced by the warm-up parse."""
+    result = run_in_rasa("""
+import asyncio, json
+from types import SimpleNamespace
+import tensorflow as tf
+import rasa.core.agent, rasa.core.run
+from rasa.core.utils import AvailableEndpoints
+from rasa_addons import lean_load
+
+modes = []
+load_agent = rasa.core.agent.load_agent
+async def recording(*args, **kwargs):
+    modes.append(tf.config.functions_run_eagerly())
+    return await load_agent(*args, **kwargs)
+rasa.core.agent.load_agent = recording
+lean_load.install()
+
+async def main():
+    app = SimpleNamespace(ctx=SimpleNamespace())
+    agent = await rasa.core.run.load_agent_on_start("models/current.tar.gz", AvailableEndpoints(), None, app,
+                                                    asyncio.get_running_loop())
+    parsed = await agent.parse_message("dang ky khai sinh can giay to gi")
+    return {"eager_while_loading": modes, "eager_after": tf.config.functions_run_eagerly(),
+            "intent": parsed["intent"]["name"]}
+print(json.dumps(asyncio.run(main())))
+""")
+    assert result["eager_while_loading"] == [True]
+    assert result["eager_after"] is False
+    assert result["intent"] == "ask_documents"

@@ -1,5 +1,6 @@
 """Who may use the admin pages: the console's login, role `staff` or above (`admin` for accounts).
 Anonymous: 401; a volunteer: 403. Changes need the login's CSRF token (checked by principal_of)."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -19,6 +20,7 @@ def _require(role: str):
         if not found.can(role):
             raise HTTPException(403, FORBIDDEN)
         return found
+
     return principal
 
 

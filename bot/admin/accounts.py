@@ -6,6 +6,7 @@ Passwords set by someone else are temporary: a new account or a reset gets a gen
 once, and the account must change it at its next login (bot.console.auth.principal_of enforces it).
 Hashes are computed by the callers (off the event loop in the routes), so these functions stay
 plain database work."""
+
 from __future__ import annotations
 
 import secrets
@@ -39,11 +40,18 @@ def temporary_password() -> str:
 
 
 def view(volunteer: Volunteer) -> dict[str, Any]:
-    return {"id": volunteer.id, "username": volunteer.username, "display_name": volunteer.display_name,
-            "role": volunteer.role, "active": volunteer.active, "online": volunteer.online,
-            "telegram_user_id": volunteer.telegram_user_id, "must_change_password": volunteer.must_change_password,
-            "created_at": as_utc(volunteer.created_at).isoformat(),
-            "last_seen_at": as_utc(volunteer.last_seen_at).isoformat() if volunteer.last_seen_at else None}
+    return {
+        "id": volunteer.id,
+        "username": volunteer.username,
+        "display_name": volunteer.display_name,
+        "role": volunteer.role,
+        "active": volunteer.active,
+        "online": volunteer.online,
+        "telegram_user_id": volunteer.telegram_user_id,
+        "must_change_password": volunteer.must_change_password,
+        "created_at": as_utc(volunteer.created_at).isoformat(),
+        "last_seen_at": as_utc(volunteer.last_seen_at).isoformat() if volunteer.last_seen_at else None,
+    }
 
 
 def listing(session: Session) -> list[dict[str, Any]]:
@@ -80,18 +88,27 @@ def _flush(session: Session) -> None:
         raise AccountError(409, _TAKEN) from exc
 
 
-def create(session: Session, actor_id: int | None, *, username: str, display_name: str, role: str,
-           telegram_user_id: str | None, password_hash: str, must_change_password: bool) -> Volunteer:
+def create(
+    session: Session,
+    actor_id: int | None,
+    *,
+    username: str,
+    display_name: str,
+    role: str,
+    telegram_user_id: str | None,
+    password_hash: str,
+    must_change_password: bool,
+) -> Volunteer:
     if session.scalar(select(Volunteer.id).where(Volunteer.username == username.strip().lower())) is not None:
         raise AccountError(409, "Tên đăng nhập này đã có người dùng.")
     _telegram_is_free(session, telegram_user_id)
     try:
-        volunteer = auth.add_account(session, username, display_name, password_hash, role, telegram_user_id,
-                                     must_change_password)
+        volunteer = auth.add_account(
+            session, username, display_name, password_hash, role, telegram_user_id, must_change_password
+        )
     except IntegrityError as exc:
         raise AccountError(409, _TAKEN) from exc
-    audit.record(session, actor_id, "account.create", volunteer.username, role=role,
-                 telegram_user_id=telegram_user_id)
+    audit.record(session, actor_id, "account.create", volunteer.username, role=role, telegram_user_id=telegram_user_id)
     return volunteer
 
 
@@ -99,11 +116,15 @@ def _keep_an_admin(session: Session, volunteer: Volunteer) -> None:
     """Refuse a change that would leave no active admin (nobody could manage accounts any more)."""
     if volunteer.role != "admin" or not volunteer.active:
         return
-    others = session.scalar(select(func.count()).select_from(Volunteer).where(
-        Volunteer.role == "admin", Volunteer.active.is_(True), Volunteer.id != volunteer.id))
+    others = session.scalar(
+        select(func.count())
+        .select_from(Volunteer)
+        .where(Volunteer.role == "admin", Volunteer.active.is_(True), Volunteer.id != volunteer.id)
+    )
     if not others:
-        raise AccountError(409, "Đây là quản trị viên cuối cùng đang hoạt động; "
-                                "hãy cấp quyền quản trị cho người khác trước.")
+        raise AccountError(
+            409, "Đây là quản trị viên cuối cùng đang hoạt động; hãy cấp quyền quản trị cho người khác trước."
+        )
 
 
 def disable(session: Session, actor_id: int | None, volunteer: Volunteer) -> None:
@@ -120,8 +141,9 @@ def enable(session: Session, actor_id: int | None, volunteer: Volunteer) -> None
     audit.record(session, actor_id, "account.enable", volunteer.username)
 
 
-def set_password(session: Session, actor_id: int | None, volunteer: Volunteer, password_hash: str, *,
-                 must_change: bool) -> None:
+def set_password(
+    session: Session, actor_id: int | None, volunteer: Volunteer, password_hash: str, *, must_change: bool
+) -> None:
     """Someone else sets this account's password: its sessions end, and with `must_change` the
     account has to choose its own at the next login."""
     volunteer.password_hash = password_hash
@@ -159,11 +181,22 @@ def change_own_password(session: Session, volunteer: Volunteer, password_hash: s
 def audit_entries(session: Session, limit: int, before: int | None = None) -> list[dict[str, Any]]:
     """The audit log, newest first; `before` (an entry id) pages back from the last one shown."""
     actor = aliased(Volunteer)
-    query = (select(AuditEntry, actor.display_name).outerjoin(actor, actor.id == AuditEntry.actor_id)
-             .order_by(AuditEntry.id.desc()).limit(limit))
+    query = (
+        select(AuditEntry, actor.display_name)
+        .outerjoin(actor, actor.id == AuditEntry.actor_id)
+        .order_by(AuditEntry.id.desc())
+        .limit(limit)
+    )
     if before is not None:
         query = query.where(AuditEntry.id < before)
-    return [{"id": entry.id, "at": as_utc(entry.created_at).isoformat(),
-             "actor": name if entry.actor_id is not None else COMMAND_LINE,
-             "action": entry.action, "target": entry.target, "detail": entry.detail}
-            for entry, name in session.execute(query)]
+    return [
+        {
+            "id": entry.id,
+            "at": as_utc(entry.created_at).isoformat(),
+            "actor": name if entry.actor_id is not None else COMMAND_LINE,
+            "action": entry.action,
+            "target": entry.target,
+            "detail": entry.detail,
+        }
+        for entry, name in session.execute(query)
+    ]

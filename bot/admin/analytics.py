@@ -2,6 +2,7 @@
 setting). Stored times are UTC; they are turned into local days here, in Python, so SQLite and
 PostgreSQL give the same figures. Every chart is a table (title, Vietnamese columns, rows) so the
 page draws it and its CSV is the same table."""
+
 from __future__ import annotations
 
 import csv
@@ -23,12 +24,18 @@ MAX_DAYS = 366
 TOP = 10
 CHANNELS = {"web": "Web", "telegram": "Telegram", "zalo": "Zalo"}
 OUTCOMES = {
-    "answer": "Đã trả lời", "decline": "Từ chối (ngoài phạm vi)", "clarify": "Chưa hiểu, hỏi lại",
-    "guide": "Hướng dẫn từng bước", "handoff": "Chuyển tình nguyện viên", "chitchat": "Chào hỏi",
+    "answer": "Đã trả lời",
+    "decline": "Từ chối (ngoài phạm vi)",
+    "clarify": "Chưa hiểu, hỏi lại",
+    "guide": "Hướng dẫn từng bước",
+    "handoff": "Chuyển tình nguyện viên",
+    "chitchat": "Chào hỏi",
     "other": "Khác",
 }
 ASPECT_LABELS = {aspect: label for aspect, (_, label) in ASPECTS.items()} | {
-    "overview": "Tổng quan", "process": "Các bước thực hiện"}
+    "overview": "Tổng quan",
+    "process": "Các bước thực hiện",
+}
 UNANSWERED = ("decline", "clarify")
 CHARTS = ("conversations", "procedures", "aspects", "outcomes", "containment", "waiting", "ratings", "funnel")
 
@@ -153,17 +160,22 @@ def guide_events_in(session: Session, period: Period) -> list[GuideEvent]:
 
 # -- the charts ----------------------------------------------------------------------------------
 
+
 def _conversations(period: Period, citizen_messages) -> tuple[Chart, set[int]]:
     """A conversation counts on each local day it had a citizen message, under its channel."""
     seen = {(period.day(at), channel, conversation) for conversation, channel, at in citizen_messages}
     per_day = Counter((day, channel) for day, channel, _ in seen)
     channels = sorted({channel for _, channel, _ in seen} | {"web"})
-    rows = [[day, *(per_day[(day, c)] for c in channels), sum(per_day[(day, c)] for c in channels)]
-            for day in period.days()]
+    rows = [
+        [day, *(per_day[(day, c)] for c in channels), sum(per_day[(day, c)] for c in channels)] for day in period.days()
+    ]
     conversations = {conversation for _, _, conversation in seen}
-    chart = Chart("Số cuộc trò chuyện theo ngày và kênh",
-                  ["Ngày", *(CHANNELS.get(c, c) for c in channels), "Tổng"], rows,
-                  [["Số cuộc trò chuyện trong kỳ", len(conversations)]])
+    chart = Chart(
+        "Số cuộc trò chuyện theo ngày và kênh",
+        ["Ngày", *(CHANNELS.get(c, c) for c in channels), "Tổng"],
+        rows,
+        [["Số cuộc trò chuyện trong kỳ", len(conversations)]],
+    )
     return chart, conversations
 
 
@@ -178,24 +190,31 @@ def _outcomes(turns) -> Chart:
     total = sum(counts.values())
     unanswered = sum(counts[o] for o in UNANSWERED)
     rows = [[key, label, counts[key], ratio(counts[key], total)] for key, label in OUTCOMES.items()]
-    return Chart("Kết quả các lượt hỏi", ["Mã", "Kết quả", "Số lượt", "Tỉ lệ"], rows, [
-        ["Tổng số lượt hỏi", total],
-        ["Tỉ lệ từ chối", ratio(counts["decline"], total)],
-        ["Tỉ lệ chưa trả lời được (từ chối hoặc chưa hiểu)", ratio(unanswered, total)],
-    ])
+    return Chart(
+        "Kết quả các lượt hỏi",
+        ["Mã", "Kết quả", "Số lượt", "Tỉ lệ"],
+        rows,
+        [
+            ["Tổng số lượt hỏi", total],
+            ["Tỉ lệ từ chối", ratio(counts["decline"], total)],
+            ["Tỉ lệ chưa trả lời được (từ chối hoặc chưa hiểu)", ratio(unanswered, total)],
+        ],
+    )
 
 
 def _containment(conversations: set[int], handoffs: list[Handoff]) -> Chart:
     with_person = conversations & {h.conversation_id for h in handoffs}
     alone = len(conversations) - len(with_person)
-    return Chart("Tự giải đáp, không cần người hỗ trợ",
-                 ["Nhóm", "Số cuộc trò chuyện"],
-                 [["Trợ lý ảo tự giải đáp", alone], ["Có chuyển tình nguyện viên", len(with_person)]], [
-                     ["Tỉ lệ tự giải đáp", ratio(alone, len(conversations))],
-                     ["Số yêu cầu gặp tình nguyện viên", len(handoffs)],
-                     ["Tỉ lệ chuyển tình nguyện viên (yêu cầu / cuộc trò chuyện)",
-                      ratio(len(handoffs), len(conversations))],
-                 ])
+    return Chart(
+        "Tự giải đáp, không cần người hỗ trợ",
+        ["Nhóm", "Số cuộc trò chuyện"],
+        [["Trợ lý ảo tự giải đáp", alone], ["Có chuyển tình nguyện viên", len(with_person)]],
+        [
+            ["Tỉ lệ tự giải đáp", ratio(alone, len(conversations))],
+            ["Số yêu cầu gặp tình nguyện viên", len(handoffs)],
+            ["Tỉ lệ chuyển tình nguyện viên (yêu cầu / cuộc trò chuyện)", ratio(len(handoffs), len(conversations))],
+        ],
+    )
 
 
 def _waiting(period: Period, handoffs: list[Handoff]) -> Chart:
@@ -204,24 +223,35 @@ def _waiting(period: Period, handoffs: list[Handoff]) -> Chart:
         minutes = waiting_minutes(handoff)
         if minutes is not None:
             per_day[period.day(handoff.requested_at)].append(minutes)
-    rows = [[day, len(waits), percentile(waits, .5), percentile(waits, .9)]
-            for day, waits in ((day, per_day[day]) for day in period.days())]
+    rows = [
+        [day, len(waits), percentile(waits, 0.5), percentile(waits, 0.9)]
+        for day, waits in ((day, per_day[day]) for day in period.days())
+    ]
     every = [m for waits in per_day.values() for m in waits]
-    return Chart("Thời gian chờ tình nguyện viên (phút)",
-                 ["Ngày", "Số yêu cầu được nhận", "Trung vị (phút)", "P90 (phút)"], rows, [
-                     ["Số yêu cầu được nhận", len(every)],
-                     ["Thời gian chờ trung vị (phút)", percentile(every, .5)],
-                     ["Thời gian chờ P90 (phút)", percentile(every, .9)],
-                 ])
+    return Chart(
+        "Thời gian chờ tình nguyện viên (phút)",
+        ["Ngày", "Số yêu cầu được nhận", "Trung vị (phút)", "P90 (phút)"],
+        rows,
+        [
+            ["Số yêu cầu được nhận", len(every)],
+            ["Thời gian chờ trung vị (phút)", percentile(every, 0.5)],
+            ["Thời gian chờ P90 (phút)", percentile(every, 0.9)],
+        ],
+    )
 
 
 def _ratings(handoffs: list[Handoff]) -> Chart:
     ratings = [h.rating for h in handoffs if h.rating is not None]
     counts = Counter(ratings)
-    return Chart("Đánh giá của người dân", ["Số sao", "Số lượt"], [[stars, counts[stars]] for stars in range(1, 6)], [
-        ["Số lượt đánh giá", len(ratings)],
-        ["Điểm trung bình", round(sum(ratings) / len(ratings), 2) if ratings else None],
-    ])
+    return Chart(
+        "Đánh giá của người dân",
+        ["Số sao", "Số lượt"],
+        [[stars, counts[stars]] for stars in range(1, 6)],
+        [
+            ["Số lượt đánh giá", len(ratings)],
+            ["Điểm trung bình", round(sum(ratings) / len(ratings), 2) if ratings else None],
+        ],
+    )
 
 
 def funnel(procedures: dict[str, dict], events: list[GuideEvent]) -> dict[str, dict]:
@@ -233,15 +263,27 @@ def funnel(procedures: dict[str, dict], events: list[GuideEvent]) -> dict[str, d
         people[event.slug][(kind, event.step)].add(event.rasa_sender_id)
     result = {}
     for slug, seen in people.items():
+
         def count(kind: str, step: int | None = None) -> int:
             return len(set().union(*(who for (k, s), who in seen.items() if k == kind and step in (None, s))))
+
         steps = len(procedures.get(slug, {}).get("steps") or []) or max((s for _, s in seen), default=0)
         result[slug] = {
-            "title": title_of(procedures, slug), "started": count("started"), "submitted": count("submitted"),
+            "title": title_of(procedures, slug),
+            "started": count("started"),
+            "submitted": count("submitted"),
             "in_person": count("in_person"),
-            "steps": [{"step": n, "title": step_title(procedures, slug, n), "reached": count("step", n),
-                       "stuck": count("stuck", n), "volunteer_called": count("volunteer_called", n),
-                       "stopped": count("stopped", n)} for n in range(1, steps + 1)],
+            "steps": [
+                {
+                    "step": n,
+                    "title": step_title(procedures, slug, n),
+                    "reached": count("step", n),
+                    "stuck": count("stuck", n),
+                    "volunteer_called": count("volunteer_called", n),
+                    "stopped": count("stopped", n),
+                }
+                for n in range(1, steps + 1)
+            ],
         }
     return result
 
@@ -251,31 +293,58 @@ def _funnel_chart(procedures: dict[str, dict], events: list[GuideEvent]) -> Char
     by_procedure = funnel(procedures, events)
     for slug, found in sorted(by_procedure.items(), key=lambda item: -item[1]["started"]):
         rows.append([slug, found["title"], 0, "Bắt đầu hướng dẫn", found["started"], 0, 0, 0])
-        rows += [[slug, found["title"], s["step"], s["title"], s["reached"], s["stuck"], s["volunteer_called"],
-                  s["stopped"]] for s in found["steps"]]
+        rows += [
+            [slug, found["title"], s["step"], s["title"], s["reached"], s["stuck"], s["volunteer_called"], s["stopped"]]
+            for s in found["steps"]
+        ]
         rows.append([slug, found["title"], len(found["steps"]) + 1, "Đã nộp hồ sơ", found["submitted"], 0, 0, 0])
-    return Chart("Hướng dẫn từng bước: người dân dừng, bị kẹt, gọi tình nguyện viên ở bước nào",
-                 ["Mã thủ tục", "Thủ tục", "Bước", "Tên bước", "Số người đến bước", "Bị kẹt",
-                  "Gọi tình nguyện viên", "Dừng lại"], rows,
-                 [["Số lượt bắt đầu hướng dẫn", sum(f["started"] for f in by_procedure.values())],
-                  ["Số người báo đã nộp hồ sơ", sum(f["submitted"] for f in by_procedure.values())]])
+    return Chart(
+        "Hướng dẫn từng bước: người dân dừng, bị kẹt, gọi tình nguyện viên ở bước nào",
+        [
+            "Mã thủ tục",
+            "Thủ tục",
+            "Bước",
+            "Tên bước",
+            "Số người đến bước",
+            "Bị kẹt",
+            "Gọi tình nguyện viên",
+            "Dừng lại",
+        ],
+        rows,
+        [
+            ["Số lượt bắt đầu hướng dẫn", sum(f["started"] for f in by_procedure.values())],
+            ["Số người báo đã nộp hồ sơ", sum(f["submitted"] for f in by_procedure.values())],
+        ],
+    )
 
 
 def charts(session: Session, period: Period) -> dict[str, Chart]:
-    citizen_messages = session.execute(select(Message.conversation_id, Message.channel, Message.created_at).where(
-        Message.author == "citizen", period.within(Message.created_at))).all()
+    citizen_messages = session.execute(
+        select(Message.conversation_id, Message.channel, Message.created_at).where(
+            Message.author == "citizen", period.within(Message.created_at)
+        )
+    ).all()
     turns = session.execute(
-        select(Turn.procedure, Turn.aspect, Turn.outcome).where(period.within(Turn.created_at))).all()
+        select(Turn.procedure, Turn.aspect, Turn.outcome).where(period.within(Turn.created_at))
+    ).all()
     handoffs = handoffs_in(session, period)
     procedures = procedure_data(session)
     conversations, in_period = _conversations(period, citizen_messages)
     answered = [(p, a) for p, a, outcome in turns if outcome == "answer"]
     return {
         "conversations": conversations,
-        "procedures": _top("Thủ tục được hỏi nhiều nhất", "Thủ tục", Counter(p for p, _ in answered if p),
-                           lambda slug: title_of(procedures, slug)),
-        "aspects": _top("Nội dung được hỏi nhiều nhất", "Nội dung", Counter(a for _, a in answered if a),
-                        lambda aspect: ASPECT_LABELS.get(aspect, aspect)),
+        "procedures": _top(
+            "Thủ tục được hỏi nhiều nhất",
+            "Thủ tục",
+            Counter(p for p, _ in answered if p),
+            lambda slug: title_of(procedures, slug),
+        ),
+        "aspects": _top(
+            "Nội dung được hỏi nhiều nhất",
+            "Nội dung",
+            Counter(a for _, a in answered if a),
+            lambda aspect: ASPECT_LABELS.get(aspect, aspect),
+        ),
         "outcomes": _outcomes(turns),
         "containment": _containment(in_period, handoffs),
         "waiting": _waiting(period, handoffs),

@@ -1,5 +1,6 @@
 """The admin page at `/admin` and its JSON API under `/admin/api`; each part's routes live in
 their own module, thin over the part's service."""
+
 from __future__ import annotations
 
 from pathlib import Path

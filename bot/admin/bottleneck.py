@@ -2,6 +2,7 @@
 stuck, where (guide step, known problem), why they were handed to volunteers, what sent them to
 the office, what the knowledge base could not answer and how long they waited; as JSON for the
 page and as a Word document staff send to the steering committee."""
+
 from __future__ import annotations
 
 import io
@@ -13,7 +14,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.admin.analytics import (
-    UNANSWERED, Period, guide_events_in, handoffs_in, percentile, procedure_data, step_title, title_of,
+    UNANSWERED,
+    Period,
+    guide_events_in,
+    handoffs_in,
+    percentile,
+    procedure_data,
+    step_title,
+    title_of,
     waiting_minutes,
 )
 from bot.handoff.service import OUTCOMES, REASONS
@@ -21,14 +29,22 @@ from bot.storage.models import Message, Turn
 from bot.text.masking import mask_contacts
 
 EXAMPLES = 3
-SUMMARY_COLUMNS = ("Hạng", "Thủ tục", "Người dân bị kẹt", "Chuyển tình nguyện viên", "Phải đến cơ quan",
-                   "Câu hỏi chưa trả lời được", "Chờ trung vị (phút)", "Chờ P90 (phút)")
+SUMMARY_COLUMNS = (
+    "Hạng",
+    "Thủ tục",
+    "Người dân bị kẹt",
+    "Chuyển tình nguyện viên",
+    "Phải đến cơ quan",
+    "Câu hỏi chưa trả lời được",
+    "Chờ trung vị (phút)",
+    "Chờ P90 (phút)",
+)
 NO_PROCEDURE = ""  # the group of what could not be tied to a procedure
 OTHER_PROBLEM = "Vấn đề khác (không có trong danh sách)"
 TO_OFFICE = ("referred",)  # handoff outcomes that send the citizen to the office
 METHOD = (
     "Số liệu lấy từ các cuộc trò chuyện đã lưu trong kỳ. Mỗi người dân được đếm một lần cho mỗi bước. "
-    "\"Bị kẹt\" là người dân bấm \"Tôi bị kẹt\" hoặc được chuyển tình nguyện viên khi làm theo hướng dẫn; "
+    '"Bị kẹt" là người dân bấm "Tôi bị kẹt" hoặc được chuyển tình nguyện viên khi làm theo hướng dẫn; '
     "câu hỏi chưa trả lời được là câu trợ lý ảo từ chối hoặc chưa hiểu, gắn với thủ tục đang được hỏi trong "
     "cuộc trò chuyện. Ví dụ đã che số điện thoại, email và thông tin cá nhân. Thời gian chờ tính từ lúc người "
     "dân yêu cầu đến lúc tình nguyện viên nhận."
@@ -52,11 +68,14 @@ def _unanswered(session: Session, period: Period) -> dict[str, list[str]]:
         select(Turn.conversation_id, Turn.message_id, Turn.procedure, Message.text)
         .join(Message, Message.id == Turn.message_id)
         .where(period.within(Turn.created_at), Turn.outcome.in_(UNANSWERED), Message.author == "citizen")
-        .order_by(Turn.message_id.desc())).all()
+        .order_by(Turn.message_id.desc())
+    ).all()
     context: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for conversation, message, procedure in session.execute(
-            select(Turn.conversation_id, Turn.message_id, Turn.procedure).where(
-                Turn.conversation_id.in_({r.conversation_id for r in rows}), Turn.procedure.is_not(None))):
+        select(Turn.conversation_id, Turn.message_id, Turn.procedure).where(
+            Turn.conversation_id.in_({r.conversation_id for r in rows}), Turn.procedure.is_not(None)
+        )
+    ):
         context[conversation].append((message, procedure))
     by_procedure: dict[str, list[str]] = defaultdict(list)
     for row in rows:
@@ -104,44 +123,87 @@ def report(session: Session, period: Period) -> dict[str, Any]:
         online = procedures.get(slug, {}).get("online") or {}
         asked = questions.get(slug, [])
         return {
-            "slug": slug, "title": title_of(procedures, slug) if slug else "Chưa rõ thủ tục",
+            "slug": slug,
+            "title": title_of(procedures, slug) if slug else "Chưa rõ thủ tục",
             "stuck": len(stuck_people[slug]),
             "handoffs": sum(reasons[slug].values()),
             "office": in_person[slug] + referred[slug],
             "unanswered": len(asked),
-            "steps": [{"step": step, "title": step_title(procedures, slug, step), "stuck": kinds["stuck"],
-                       "volunteer_called": kinds["volunteer_called"], "stopped": kinds["stopped"]}
-                      for step, kinds in sorted(steps[slug].items(),
-                                                key=lambda item: (-item[1]["stuck"] - item[1]["volunteer_called"],
-                                                                  -item[1]["stopped"], item[0]))],
-            "problems": [{"step": step, "step_title": step_title(procedures, slug, step), "key": key,
-                          "title": _problem_title(procedures, slug, step, key), "count": count}
-                         for (step, key), count in _ranked(problems[slug])],
-            "reasons": [{"reason": reason, "label": REASONS.get(reason, reason), "count": count}
-                        for reason, count in _ranked(reasons[slug])],
-            "in_person": {"guide": in_person[slug], "referred": referred[slug],
-                          "referred_label": OUTCOMES["referred"], "reason": online.get("in_person_reason")},
+            "steps": [
+                {
+                    "step": step,
+                    "title": step_title(procedures, slug, step),
+                    "stuck": kinds["stuck"],
+                    "volunteer_called": kinds["volunteer_called"],
+                    "stopped": kinds["stopped"],
+                }
+                for step, kinds in sorted(
+                    steps[slug].items(),
+                    key=lambda item: (-item[1]["stuck"] - item[1]["volunteer_called"], -item[1]["stopped"], item[0]),
+                )
+            ],
+            "problems": [
+                {
+                    "step": step,
+                    "step_title": step_title(procedures, slug, step),
+                    "key": key,
+                    "title": _problem_title(procedures, slug, step, key),
+                    "count": count,
+                }
+                for (step, key), count in _ranked(problems[slug])
+            ],
+            "reasons": [
+                {"reason": reason, "label": REASONS.get(reason, reason), "count": count}
+                for reason, count in _ranked(reasons[slug])
+            ],
+            "in_person": {
+                "guide": in_person[slug],
+                "referred": referred[slug],
+                "referred_label": OUTCOMES["referred"],
+                "reason": online.get("in_person_reason"),
+            },
             "questions": {"count": len(asked), "examples": asked[:EXAMPLES]},
-            "waiting": {"count": len(waits[slug]), "median": percentile(waits[slug], .5),
-                        "p90": percentile(waits[slug], .9)},
+            "waiting": {
+                "count": len(waits[slug]),
+                "median": percentile(waits[slug], 0.5),
+                "p90": percentile(waits[slug], 0.9),
+            },
         }
 
     slugs = {*stuck_people, *steps, *problems, *in_person, *reasons, *questions} - {NO_PROCEDURE}
-    ranked = sorted((section(slug) for slug in slugs),
-                    key=lambda s: (-s["stuck"], -s["handoffs"], -s["unanswered"], -s["office"], s["title"]))
+    ranked = sorted(
+        (section(slug) for slug in slugs),
+        key=lambda s: (-s["stuck"], -s["handoffs"], -s["unanswered"], -s["office"], s["title"]),
+    )
     return {
-        "from": period.first.isoformat(), "to": period.last.isoformat(), "period": period.label,
-        "method": METHOD, "summary": {"columns": list(SUMMARY_COLUMNS), "rows": _summary_rows(ranked)},
-        "procedures": ranked, "unassigned": section(NO_PROCEDURE),
+        "from": period.first.isoformat(),
+        "to": period.last.isoformat(),
+        "period": period.label,
+        "method": METHOD,
+        "summary": {"columns": list(SUMMARY_COLUMNS), "rows": _summary_rows(ranked)},
+        "procedures": ranked,
+        "unassigned": section(NO_PROCEDURE),
     }
 
 
 def _summary_rows(ranked: list[dict[str, Any]]) -> list[list[Any]]:
-    return [[rank, p["title"], p["stuck"], p["handoffs"], p["office"], p["unanswered"],
-             p["waiting"]["median"], p["waiting"]["p90"]] for rank, p in enumerate(ranked, 1)]
+    return [
+        [
+            rank,
+            p["title"],
+            p["stuck"],
+            p["handoffs"],
+            p["office"],
+            p["unanswered"],
+            p["waiting"]["median"],
+            p["waiting"]["p90"],
+        ]
+        for rank, p in enumerate(ranked, 1)
+    ]
 
 
 # -- the Word document ---------------------------------------------------------------------------
+
 
 def _table(document, columns, rows) -> None:
     table = document.add_table(rows=1, cols=len(columns))
@@ -158,20 +220,26 @@ def _table(document, columns, rows) -> None:
 def _details(document, found: dict[str, Any]) -> None:
     if found["steps"]:
         document.add_heading("Bị kẹt ở bước nào", level=2)
-        _table(document, ("Bước", "Tên bước", "Bị kẹt", "Gọi tình nguyện viên", "Dừng lại"),
-               [(s["step"], s["title"], s["stuck"], s["volunteer_called"], s["stopped"]) for s in found["steps"]])
+        _table(
+            document,
+            ("Bước", "Tên bước", "Bị kẹt", "Gọi tình nguyện viên", "Dừng lại"),
+            [(s["step"], s["title"], s["stuck"], s["volunteer_called"], s["stopped"]) for s in found["steps"]],
+        )
     if found["problems"]:
         document.add_heading("Vấn đề người dân chọn", level=2)
-        _table(document, ("Bước", "Vấn đề", "Số lượt"),
-               [(p["step"], p["title"], p["count"]) for p in found["problems"]])
+        _table(
+            document, ("Bước", "Vấn đề", "Số lượt"), [(p["step"], p["title"], p["count"]) for p in found["problems"]]
+        )
     if found["reasons"]:
         document.add_heading("Lý do chuyển tình nguyện viên", level=2)
         _table(document, ("Lý do", "Số lượt"), [(r["label"], r["count"]) for r in found["reasons"]])
     office = found["in_person"]
     if office["guide"] or office["referred"]:
         document.add_heading("Phải đến cơ quan", level=2)
-        document.add_paragraph(f"Được báo phải làm trực tiếp: {office['guide']} lượt; "
-                               f"tình nguyện viên hướng dẫn đến cơ quan: {office['referred']} lượt.")
+        document.add_paragraph(
+            f"Được báo phải làm trực tiếp: {office['guide']} lượt; "
+            f"tình nguyện viên hướng dẫn đến cơ quan: {office['referred']} lượt."
+        )
         if office["reason"]:
             document.add_paragraph(f"Lý do theo quy định: {office['reason']}")
     if found["questions"]["count"]:
@@ -182,8 +250,9 @@ def _details(document, found: dict[str, Any]) -> None:
     waiting = found["waiting"]
     if waiting["count"]:
         document.add_heading("Thời gian chờ tình nguyện viên", level=2)
-        document.add_paragraph(f"{waiting['count']} yêu cầu được nhận; trung vị {waiting['median']} phút, "
-                               f"P90 {waiting['p90']} phút.")
+        document.add_paragraph(
+            f"{waiting['count']} yêu cầu được nhận; trung vị {waiting['median']} phút, P90 {waiting['p90']} phút."
+        )
 
 
 def _proposals(document, ranked: list[dict[str, Any]]) -> None:
@@ -193,14 +262,19 @@ def _proposals(document, ranked: list[dict[str, Any]]) -> None:
         document.add_heading(f"Đề xuất: {found['title']}", level=2)
         for step in found["steps"][:3]:
             if step["stuck"] or step["volunteer_called"]:
-                document.add_paragraph(f"Bước {step['step']} «{step['title']}»: {step['stuck']} người bị kẹt, "
-                                       f"{step['volunteer_called']} người cần tình nguyện viên.", style="List Bullet")
+                document.add_paragraph(
+                    f"Bước {step['step']} «{step['title']}»: {step['stuck']} người bị kẹt, "
+                    f"{step['volunteer_called']} người cần tình nguyện viên.",
+                    style="List Bullet",
+                )
         for problem in found["problems"][:3]:
-            document.add_paragraph(f"Vấn đề «{problem['title']}» (bước {problem['step']}): {problem['count']} lượt.",
-                                   style="List Bullet")
+            document.add_paragraph(
+                f"Vấn đề «{problem['title']}» (bước {problem['step']}): {problem['count']} lượt.", style="List Bullet"
+            )
         if found["in_person"]["reason"] and found["office"]:
-            document.add_paragraph(f"Phải đến cơ quan ({found['office']} lượt): {found['in_person']['reason']}",
-                                   style="List Bullet")
+            document.add_paragraph(
+                f"Phải đến cơ quan ({found['office']} lượt): {found['in_person']['reason']}", style="List Bullet"
+            )
         document.add_paragraph("Đề xuất: ……………………………………………………………")
 
 

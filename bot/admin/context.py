@@ -1,4 +1,5 @@
 """What the admin routes are given at wiring time (bot/app.py)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -4,6 +4,7 @@ see each question once with its count, and turn it into knowledge (an alias, a F
 live at once. Also the FAQ drafts volunteers send from the console.
 
 Citizen texts are stored masked for secrets; everything shown here also has contacts masked."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,12 +16,22 @@ from typing import Any
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
-from bot.knowledge.publish import PublishError, entry as knowledge_entry, publish
+from bot.knowledge.publish import PublishError, publish
+from bot.knowledge.publish import entry as knowledge_entry
 from bot.knowledge.schema import Procedure
 from bot.knowledge.search import STOP_PHRASES, STOPWORDS, live_index
 from bot.storage import audit
 from bot.storage.models import (
-    Conversation, FaqDraft, Handoff, InboxDecision, KnowledgeEntry, Message, Turn, Volunteer, as_utc, utcnow,
+    Conversation,
+    FaqDraft,
+    Handoff,
+    InboxDecision,
+    KnowledgeEntry,
+    Message,
+    Turn,
+    Volunteer,
+    as_utc,
+    utcnow,
 )
 from bot.text import fold, normalize
 from bot.text.masking import mask_contacts
@@ -35,8 +46,13 @@ SAME_QUESTION = 0.6
 EXAMPLES = 5
 REASONS = ("decline", "clarify", "low_confidence", "repeated_fallback")
 # What staff decided, as stored in InboxDecision.action.
-DECISIONS = {"alias": "alias", "faq_variant": "faq_variant", "faq_new": "faq_created",
-             "out_of_scope": "out_of_scope", "ignore": "ignored"}
+DECISIONS = {
+    "alias": "alias",
+    "faq_variant": "faq_variant",
+    "faq_new": "faq_created",
+    "out_of_scope": "out_of_scope",
+    "ignore": "ignored",
+}
 KNOWLEDGE_ACTIONS = ("alias", "faq_variant", "faq_new")
 # Folded, so that a question typed without diacritics loses the same particles as with them.
 NOT_CONTENT = frozenset(fold(w) for w in STOPWORDS) | frozenset(fold(w) for p in STOP_PHRASES for w in p.split())
@@ -75,20 +91,33 @@ def _candidates(session: Session, since: dt.datetime) -> dict[int, Unanswered]:
     undecided = ~exists().where(InboxDecision.message_id == Message.id)
     citizen = and_(Message.author == "citizen", Message.text != "", undecided)
     found: dict[int, Unanswered] = {}
-    turns = session.execute(select(Message, Turn).join(Turn, Turn.message_id == Message.id).where(
-        citizen, Message.created_at >= since,
-        or_(Turn.outcome.in_(("decline", "clarify")),
-            and_(Turn.outcome == "answer", Turn.confidence < LOW_CONFIDENCE)))).all()
+    turns = session.execute(
+        select(Message, Turn)
+        .join(Turn, Turn.message_id == Message.id)
+        .where(
+            citizen,
+            Message.created_at >= since,
+            or_(
+                Turn.outcome.in_(("decline", "clarify")),
+                and_(Turn.outcome == "answer", Turn.confidence < LOW_CONFIDENCE),
+            ),
+        )
+    ).all()
     for message, turn in turns:
         reason = "low_confidence" if turn.outcome == "answer" else turn.outcome
         found[message.id] = Unanswered(message, {reason}, turn.procedure)
-    handoffs = session.scalars(select(Handoff).where(Handoff.reason == "repeated_fallback",
-                                                     Handoff.requested_at >= since)).all()
+    handoffs = session.scalars(
+        select(Handoff).where(Handoff.reason == "repeated_fallback", Handoff.requested_at >= since)
+    ).all()
     for handoff in handoffs:
-        before = session.scalars(select(Message).where(
-            citizen, Message.conversation_id == handoff.conversation_id,
-            Message.created_at >= handoff.requested_at - FALLBACK_WINDOW,
-            Message.created_at <= handoff.requested_at)).all()
+        before = session.scalars(
+            select(Message).where(
+                citizen,
+                Message.conversation_id == handoff.conversation_id,
+                Message.created_at >= handoff.requested_at - FALLBACK_WINDOW,
+                Message.created_at <= handoff.requested_at,
+            )
+        ).all()
         for message in before:
             found.setdefault(message.id, Unanswered(message, set())).reasons.add("repeated_fallback")
     return found
@@ -125,17 +154,25 @@ def unanswered(session: Session, days: int) -> list[dict[str, Any]]:
     listed = []
     for group in groups:
         newest = group.items[0].message
-        listed.append({
-            "text": mask_contacts(newest.text),
-            "count": len(group.items),
-            "newest_at": as_utc(newest.created_at).isoformat(),
-            "reasons": [r for r in REASONS if any(r in i.reasons for i in group.items)],
-            "suggestion": _suggestion(session, group),
-            "message_ids": [i.message.id for i in group.items],
-            "examples": [{"message_id": i.message.id, "conversation_id": i.message.conversation_id,
-                          "text": mask_contacts(i.message.text), "at": as_utc(i.message.created_at).isoformat()}
-                         for i in group.items[:EXAMPLES]],
-        })
+        listed.append(
+            {
+                "text": mask_contacts(newest.text),
+                "count": len(group.items),
+                "newest_at": as_utc(newest.created_at).isoformat(),
+                "reasons": [r for r in REASONS if any(r in i.reasons for i in group.items)],
+                "suggestion": _suggestion(session, group),
+                "message_ids": [i.message.id for i in group.items],
+                "examples": [
+                    {
+                        "message_id": i.message.id,
+                        "conversation_id": i.message.conversation_id,
+                        "text": mask_contacts(i.message.text),
+                        "at": as_utc(i.message.created_at).isoformat(),
+                    }
+                    for i in group.items[:EXAMPLES]
+                ],
+            }
+        )
     return listed
 
 
@@ -144,12 +181,17 @@ def transcript(session: Session, conversation_id: int) -> dict[str, Any]:
     if session.get(Conversation, conversation_id) is None:
         raise InboxError(404, "Không tìm thấy cuộc trò chuyện.")
     messages = session.scalars(select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id))
-    return {"id": conversation_id,
-            "messages": [{"id": m.id, "author": m.author, "at": as_utc(m.created_at).isoformat(),
-                          "text": mask_contacts(m.text)} for m in messages]}
+    return {
+        "id": conversation_id,
+        "messages": [
+            {"id": m.id, "author": m.author, "at": as_utc(m.created_at).isoformat(), "text": mask_contacts(m.text)}
+            for m in messages
+        ],
+    }
 
 
 # -- turning a question into knowledge ---------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Knowledge:
@@ -191,12 +233,18 @@ def _added(data: dict[str, Any], change: Knowledge) -> dict[str, Any] | None:
         target["questions"] = [*target["questions"], question]
     else:
         if not (change.phrasing and change.answer):
-            raise PublishError(422, "Cần thêm một cách hỏi khác và câu trả lời.",
-                               field="phrasing" if not change.phrasing else "answer")
+            raise PublishError(
+                422, "Cần thêm một cách hỏi khác và câu trả lời.", field="phrasing" if not change.phrasing else "answer"
+            )
         source = change.source or data["sources"][0]["id"]
-        data["faq"].append({"id": _faq_id(question, {f["id"] for f in data["faq"]}),
-                            "questions": [question, change.phrasing.strip()], "answer": change.answer.strip(),
-                            "source": source})
+        data["faq"].append(
+            {
+                "id": _faq_id(question, {f["id"] for f in data["faq"]}),
+                "questions": [question, change.phrasing.strip()],
+                "answer": change.answer.strip(),
+                "source": source,
+            }
+        )
     return data
 
 
@@ -204,16 +252,16 @@ def apply_knowledge(session: Session, change: Knowledge, actor: Volunteer) -> in
     """Publish the change as the next revision of the procedure; the new revision, or None when the
     question was already known (nothing to publish)."""
     if not change.slug or not change.question or not change.question.strip():
-        raise PublishError(422, "Cần chọn thủ tục và câu hỏi.",
-                           field="slug" if not change.slug else "question")
+        raise PublishError(422, "Cần chọn thủ tục và câu hỏi.", field="slug" if not change.slug else "question")
     row = knowledge_entry(session, change.slug)
     if row.kind != "procedure":
         raise PublishError(422, "Chỉ thêm được vào một thủ tục.", field="slug")
     data = _added(Procedure.model_validate(row.data).model_dump(mode="json"), change)
     if data is None:
         return None
-    return publish(session, change.slug, data, actor_id=actor.id, author=actor.display_name,
-                   expected_revision=row.revision)
+    return publish(
+        session, change.slug, data, actor_id=actor.id, author=actor.display_name, expected_revision=row.revision
+    )
 
 
 def decide(session: Session, message_ids: list[int], change: Knowledge, actor_id: int) -> int | None:
@@ -230,24 +278,50 @@ def decide(session: Session, message_ids: list[int], change: Knowledge, actor_id
     decided = set(session.scalars(select(InboxDecision.message_id).where(InboxDecision.message_id.in_(message_ids))))
     for message in messages:
         if message.id not in decided:
-            session.add(InboxDecision(message_id=message.id, action=DECISIONS[change.action],
-                                      slug=change.slug if change.action in KNOWLEDGE_ACTIONS else None,
-                                      actor_id=actor_id))
-    audit.record(session, actor_id, "inbox.decide", change.slug or "inbox", decision=change.action,
-                 messages=len(messages), revision=revision)
+            session.add(
+                InboxDecision(
+                    message_id=message.id,
+                    action=DECISIONS[change.action],
+                    slug=change.slug if change.action in KNOWLEDGE_ACTIONS else None,
+                    actor_id=actor_id,
+                )
+            )
+    audit.record(
+        session,
+        actor_id,
+        "inbox.decide",
+        change.slug or "inbox",
+        decision=change.action,
+        messages=len(messages),
+        revision=revision,
+    )
     return revision
 
 
 # -- FAQ drafts from the console ----------------------------------------------------------------
 
+
 def drafts(session: Session) -> list[dict[str, Any]]:
-    rows = session.execute(select(FaqDraft, Volunteer.display_name)
-                           .outerjoin(Volunteer, Volunteer.id == FaqDraft.volunteer_id)
-                           .where(FaqDraft.status == "open").order_by(FaqDraft.id.desc())).all()
+    rows = session.execute(
+        select(FaqDraft, Volunteer.display_name)
+        .outerjoin(Volunteer, Volunteer.id == FaqDraft.volunteer_id)
+        .where(FaqDraft.status == "open")
+        .order_by(FaqDraft.id.desc())
+    ).all()
     titles = dict(session.execute(select(KnowledgeEntry.slug, KnowledgeEntry.title)).all())
-    return [{"id": d.id, "conversation_id": d.conversation_id, "slug": d.slug, "title": titles.get(d.slug),
-             "question": mask_contacts(d.question), "answer": mask_contacts(d.answer), "volunteer": name,
-             "created_at": as_utc(d.created_at).isoformat()} for d, name in rows]
+    return [
+        {
+            "id": d.id,
+            "conversation_id": d.conversation_id,
+            "slug": d.slug,
+            "title": titles.get(d.slug),
+            "question": mask_contacts(d.question),
+            "answer": mask_contacts(d.answer),
+            "volunteer": name,
+            "created_at": as_utc(d.created_at).isoformat(),
+        }
+        for d, name in rows
+    ]
 
 
 def _open_draft(session: Session, draft_id: int) -> FaqDraft:
@@ -262,8 +336,12 @@ def publish_draft(session: Session, draft_id: int, change: Knowledge, actor_id: 
     if change.action not in ("faq_new", "faq_variant"):
         raise InboxError(422, "Bản nháp chỉ thêm được thành câu hỏi thường gặp.")
     draft = _open_draft(session, draft_id)
-    change = replace(change, slug=change.slug or draft.slug, question=change.question or draft.question,
-                     answer=change.answer or draft.answer)
+    change = replace(
+        change,
+        slug=change.slug or draft.slug,
+        question=change.question or draft.question,
+        answer=change.answer or draft.answer,
+    )
     revision = apply_knowledge(session, change, session.get(Volunteer, actor_id))
     draft.status = "published"
     audit.record(session, actor_id, "inbox.draft_published", change.slug, draft=draft_id, revision=revision)

@@ -1,5 +1,6 @@
 """What the knowledge editor does, in one transaction each: publish a draft, restore a revision,
 mark an entry reviewed; and the preview of what the assistant would answer from a draft."""
+
 from __future__ import annotations
 
 import asyncio
@@ -39,8 +40,9 @@ def entry(slug: str, kind: str | None = None) -> dict[str, Any]:
 def save(slug: str, revision: int, data: dict[str, Any], who: Principal, kind: str | None = None) -> int:
     with session_scope() as session:
         _live(session, slug, kind)
-        return publish.publish(session, slug, data, actor_id=who.volunteer_id, author=who.name,
-                               expected_revision=revision)
+        return publish.publish(
+            session, slug, data, actor_id=who.volunteer_id, author=who.name, expected_revision=revision
+        )
 
 
 def restore(slug: str, revision: int, who: Principal, kind: str | None = None) -> int:
@@ -62,8 +64,9 @@ def revision(slug: str, number: int) -> dict[str, Any]:
 
 def reviewed(slug: str, revision: int, who: Principal) -> int:
     with session_scope() as session:
-        return publish.mark_reviewed(session, slug, actor_id=who.volunteer_id, author=who.name,
-                                     expected_revision=revision)
+        return publish.mark_reviewed(
+            session, slug, actor_id=who.volunteer_id, author=who.name, expected_revision=revision
+        )
 
 
 def problems(slug: str, data: Any) -> list[dict[str, str]]:

@@ -1,5 +1,6 @@
 """Analytics and the bottleneck report, for staff: JSON for the pages, CSV per chart, a Word document.
 Plain `def` routes: the queries run in the thread pool, off the event loop."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -10,6 +11,8 @@ from fastapi.responses import Response
 from bot.admin import analytics, bottleneck
 from bot.admin.access import Staff
 from bot.admin.context import AdminContext
+from bot.admin.schemas import Analytics, Bottleneck
+from bot.openapi import not_json
 from bot.storage.db import session_scope
 
 DAY = r"^\d{4}-\d{2}-\d{2}$"
@@ -28,22 +31,25 @@ def routes(context: AdminContext) -> APIRouter:
             raise HTTPException(422, str(error)) from None
 
     def attachment(body: str | bytes, media_type: str, filename: str) -> Response:
-        return Response(body, media_type=media_type,
-                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+        return Response(
+            body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+        )
 
-    @router.get("/api/analytics")
-    def analytics_data(_: Staff, first: From = None,
-                       last: To = None) -> dict:
+    @router.get("/api/analytics", response_model=Analytics)
+    def analytics_data(_: Staff, first: From = None, last: To = None) -> dict:
         chosen = period(first, last)
         with session_scope() as session:
             charts = analytics.charts(session, chosen)
-        return {"from": chosen.first.isoformat(), "to": chosen.last.isoformat(),
-                "charts": {name: chart.as_dict() for name, chart in charts.items()}}
+        return {
+            "from": chosen.first.isoformat(),
+            "to": chosen.last.isoformat(),
+            "charts": {name: chart.as_dict() for name, chart in charts.items()},
+        }
 
-    @router.get("/api/analytics/{chart}.csv")
-    def analytics_csv(_: Staff, chart: Annotated[str, Path(max_length=40)],
-                      first: From = None,
-                      last: To = None) -> Response:
+    @router.get("/api/analytics/{chart}.csv", **not_json("text/csv"))
+    def analytics_csv(
+        _: Staff, chart: Annotated[str, Path(max_length=40)], first: From = None, last: To = None
+    ) -> Response:
         if chart not in analytics.CHARTS:
             raise HTTPException(404, "Không có biểu đồ này.")
         chosen = period(first, last)
@@ -51,16 +57,14 @@ def routes(context: AdminContext) -> APIRouter:
             table = analytics.charts(session, chosen)[chart]
         return attachment(analytics.csv_text(table), "text/csv; charset=utf-8", f"thong-ke-{chart}-{chosen.slug}.csv")
 
-    @router.get("/api/bottleneck")
-    def bottleneck_data(_: Staff, first: From = None,
-                        last: To = None) -> dict:
+    @router.get("/api/bottleneck", response_model=Bottleneck)
+    def bottleneck_data(_: Staff, first: From = None, last: To = None) -> dict:
         chosen = period(first, last)
         with session_scope() as session:
             return bottleneck.report(session, chosen)
 
-    @router.get("/api/bottleneck.docx")
-    def bottleneck_docx(_: Staff, first: From = None,
-                        last: To = None) -> Response:
+    @router.get("/api/bottleneck.docx", **not_json(DOCX))
+    def bottleneck_docx(_: Staff, first: From = None, last: To = None) -> Response:
         chosen = period(first, last)
         with session_scope() as session:
             data = bottleneck.report(session, chosen)

@@ -24,6 +24,7 @@ CSV: UTF-8 with BOM, comma-separated (a semicolon-separated file, as some Excel 
 read too), a header row, cells with line breaks quoted. XLSX: the sheet "knowledge" (or the first
 sheet) with the header row.
 """
+
 from __future__ import annotations
 
 import csv
@@ -37,9 +38,16 @@ import openpyxl
 from bot.knowledge.publish import problems
 
 COLUMNS = ("slug", "kind", "id", "questions", "text", "note", "confirm", "source")
-LABELS = {"slug": "Mã thủ tục", "kind": "Loại: faq hoặc document", "id": "Mã câu hỏi hoặc số thứ tự",
-          "questions": "Các cách hỏi - mỗi dòng một câu", "text": "Câu trả lời hoặc tên giấy tờ",
-          "note": "Ghi chú giấy tờ", "confirm": "Cần xác nhận: yes hoặc no", "source": "Mã nguồn"}
+LABELS = {
+    "slug": "Mã thủ tục",
+    "kind": "Loại: faq hoặc document",
+    "id": "Mã câu hỏi hoặc số thứ tự",
+    "questions": "Các cách hỏi - mỗi dòng một câu",
+    "text": "Câu trả lời hoặc tên giấy tờ",
+    "note": "Ghi chú giấy tờ",
+    "confirm": "Cần xác nhận: yes hoặc no",
+    "source": "Mã nguồn",
+}
 HEADER = [f"{key} ({LABELS[key]})" for key in COLUMNS]
 SHEET = "knowledge"
 MAX_ROWS, MAX_COLUMNS = 20_000, 50  # far above any real sheet; bounds what a crafted file costs
@@ -70,16 +78,33 @@ def problem(row: int | None, column: str | None, error: str) -> dict[str, Any]:
 
 # --- entries → rows -------------------------------------------------------------------------
 
+
 def rows_of(procedures: Iterable[dict[str, Any]]) -> list[dict[str, str]]:
     """Every FAQ entry and document line of the procedures, in their order."""
     rows = []
     for data in procedures:
         for faq in data.get("faq", []):
-            rows.append(row_cells(slug=data["slug"], kind="faq", id=faq["id"], questions="\n".join(faq["questions"]),
-                               text=faq["answer"], source=faq["source"]))
+            rows.append(
+                row_cells(
+                    slug=data["slug"],
+                    kind="faq",
+                    id=faq["id"],
+                    questions="\n".join(faq["questions"]),
+                    text=faq["answer"],
+                    source=faq["source"],
+                )
+            )
         for position, document in enumerate(data.get("documents", []), start=1):
-            rows.append(row_cells(slug=data["slug"], kind="document", id=str(position), text=document["name"],
-                               note=document.get("note") or "", confirm="yes" if document.get("confirm") else "no"))
+            rows.append(
+                row_cells(
+                    slug=data["slug"],
+                    kind="document",
+                    id=str(position),
+                    text=document["name"],
+                    note=document.get("note") or "",
+                    confirm="yes" if document.get("confirm") else "no",
+                )
+            )
     return rows
 
 
@@ -114,6 +139,7 @@ def write_xlsx(rows: list[dict[str, str]]) -> bytes:
 
 # --- files → rows ---------------------------------------------------------------------------
 
+
 def read_csv(data: bytes) -> list[Row]:
     try:
         text = data.decode("utf-8-sig")
@@ -132,8 +158,9 @@ def read_xlsx(data: bytes) -> list[Row]:
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         sheet = book[SHEET] if SHEET in book.sheetnames else book.worksheets[0]
-        records = _bounded([_text(value) for value in line]
-                           for line in sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True))
+        records = _bounded(
+            [_text(value) for value in line] for line in sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True)
+        )
         book.close()
     except SheetError:
         raise
@@ -181,6 +208,7 @@ def _rows(records: list[list[str]]) -> list[Row]:
 
 
 # --- rows → entries -------------------------------------------------------------------------
+
 
 def entries_of(rows: list[Row], live: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Each slug of the rows with its FAQ and documents replaced by its rows; `live` holds the
@@ -257,8 +285,12 @@ def _questions(cell: str) -> list[str]:
 
 def _faq(row: Row) -> dict[str, Any]:
     cells = row.cells
-    return {"id": cells["id"], "questions": _questions(cells["questions"]), "answer": cells["text"],
-            "source": cells["source"]}
+    return {
+        "id": cells["id"],
+        "questions": _questions(cells["questions"]),
+        "answer": cells["text"],
+        "source": cells["source"],
+    }
 
 
 def _document(row: Row) -> dict[str, Any]:

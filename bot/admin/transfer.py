@@ -7,6 +7,7 @@ so an invalid file changes nothing. Entries whose content is already the file's 
 (no new revision). Uploads are bounded: MAX_UPLOAD_BYTES, and for zips (an XLSX is one) the
 unpacked size and the member count.
 """
+
 from __future__ import annotations
 
 import io
@@ -42,8 +43,11 @@ PROCEDURE_MEMBER = re.compile(r"(?:^|/)procedures/([a-z0-9]+(?:-[a-z0-9]+)*)\.ya
 SINGLE_FILES = {"offices.yaml": (OFFICES_SLUG, read_offices), "canned_replies.yaml": (CANNED_SLUG, read_canned)}
 # What zipfile raises on a damaged archive (an unsupported method or version, an encrypted member, bad data).
 ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, ValueError, OSError, EOFError)
-MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "zip": "application/zip",
-               "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+MEDIA_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "zip": "application/zip",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
 
 
 class TransferError(Exception):
@@ -70,14 +74,19 @@ class Live:
 
 # --- export ---------------------------------------------------------------------------------
 
+
 def export(kind: str) -> tuple[str, bytes]:
     """(file name, content) of an export: "csv", "xlsx" or "zip"."""
     if kind == "zip":
         content = _export_zip()
     else:
         with session_scope() as session:
-            rows = sheets.rows_of(row.data for row in session.scalars(
-                select(KnowledgeEntry).where(KnowledgeEntry.kind == "procedure").order_by(KnowledgeEntry.slug)))
+            rows = sheets.rows_of(
+                row.data
+                for row in session.scalars(
+                    select(KnowledgeEntry).where(KnowledgeEntry.kind == "procedure").order_by(KnowledgeEntry.slug)
+                )
+            )
         content = sheets.write_csv(rows) if kind == "csv" else sheets.write_xlsx(rows)
     return f"kien-thuc-{today().isoformat()}.{kind}", content
 
@@ -94,6 +103,7 @@ def _export_zip() -> bytes:
 
 # --- the upload -----------------------------------------------------------------------------
 
+
 def read_upload(content_type: str, body: bytes) -> Upload:
     """The `file` part (and the optional `revisions` part) of a multipart/form-data body (its size
     is capped before it is read, by the gateway's BodyCap)."""
@@ -101,8 +111,10 @@ def read_upload(content_type: str, body: bytes) -> Upload:
         raise TransferError(415, "Anh/chị gửi tệp qua biểu mẫu tải lên (multipart/form-data).")
     header = b"Content-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n"
     message = BytesParser(policy=policy.HTTP).parsebytes(header + body)
-    parts = {part.get_param("name", header="content-disposition"): part
-             for part in (message.iter_parts() if message.is_multipart() else [])}
+    parts = {
+        part.get_param("name", header="content-disposition"): part
+        for part in (message.iter_parts() if message.is_multipart() else [])
+    }
     file = parts.get("file")
     if file is None or not file.get_filename():
         raise TransferError(422, "Chưa có tệp để nhập.")
@@ -138,6 +150,7 @@ def _archive(data: bytes, what: str) -> zipfile.ZipFile:
 
 
 # --- drafts: what the upload says each entry should be -----------------------------------
+
 
 def drafts_of(upload: Upload, live: dict[str, Live]) -> dict[str, dict[str, Any]]:
     """The entries the upload would publish, by slug; TransferError if anything in it is invalid."""
@@ -185,8 +198,9 @@ def _destination(name: str) -> str | None:
 def _yaml_drafts(files: dict[str, bytes], live: dict[str, Live]) -> dict[str, dict[str, Any]]:
     """Reads each file with the knowledge files' readers (their errors name the field and line)."""
     if not files:
-        raise TransferError(422, "Tệp zip không có tệp kiến thức nào "
-                                 "(procedures/*.yaml, offices.yaml, canned_replies.yaml).")
+        raise TransferError(
+            422, "Tệp zip không có tệp kiến thức nào (procedures/*.yaml, offices.yaml, canned_replies.yaml)."
+        )
     drafts: dict[str, dict[str, Any]] = {}
     errors, targets = [], set()
     with tempfile.TemporaryDirectory() as folder:
@@ -208,9 +222,14 @@ def _yaml_drafts(files: dict[str, bytes], live: dict[str, Live]) -> dict[str, di
                 errors.append({"file": name, "row": None, "column": None, "error": "tệp phải được lưu với mã UTF-8"})
                 continue
             if slug not in live:
-                errors.append({"file": name, "row": 1, "column": "slug",
-                               "error": f"không có thủ tục «{slug}» trong cơ sở dữ liệu "
-                                        "(thêm thủ tục mới bằng kb load)"})
+                errors.append(
+                    {
+                        "file": name,
+                        "row": 1,
+                        "column": "slug",
+                        "error": f"không có thủ tục «{slug}» trong cơ sở dữ liệu (thêm thủ tục mới bằng kb load)",
+                    }
+                )
                 continue
             drafts[slug] = entry
     if errors:
@@ -239,10 +258,13 @@ def _peek_slug(data: bytes) -> str:
 
 # --- changes --------------------------------------------------------------------------------
 
+
 def _live(session: Session) -> dict[str, Live]:
     """Every entry as the schema reads it, to compare with a draft read the same way."""
-    return {row.slug: Live(row.kind, row.revision, _as_schema(row.kind, row.data))
-            for row in session.scalars(select(KnowledgeEntry))}
+    return {
+        row.slug: Live(row.kind, row.revision, _as_schema(row.kind, row.data))
+        for row in session.scalars(select(KnowledgeEntry))
+    }
 
 
 def _as_schema(kind: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -257,9 +279,15 @@ def _changes(drafts: dict[str, dict[str, Any]], live: dict[str, Live]) -> tuple[
         if after == before.data:
             unchanged.append(slug)
             continue
-        changes.append({"slug": slug, "revision": before.revision, "summary": summary(before.data, after),
-                        "diff": yaml_diff(before.data, after, f"{slug} @{before.revision}", f"{slug} (tệp nhập)"),
-                        "entry": after})
+        changes.append(
+            {
+                "slug": slug,
+                "revision": before.revision,
+                "summary": summary(before.data, after),
+                "diff": yaml_diff(before.data, after, f"{slug} @{before.revision}", f"{slug} (tệp nhập)"),
+                "entry": after,
+            }
+        )
     return changes, unchanged
 
 
@@ -267,8 +295,11 @@ def summary(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     """What changed, a line each: "+ FAQ id: …", "~ tài liệu 2: …", "- …", "~ <field>"."""
     lines = _faq_summary(before.get("faq", []), after.get("faq", []))
     lines += _document_summary(before.get("documents", []), after.get("documents", []))
-    lines += [f"~ {key}" for key in dict.fromkeys([*before, *after])
-              if key not in ("faq", "documents") and before.get(key) != after.get(key)]
+    lines += [
+        f"~ {key}"
+        for key in dict.fromkeys([*before, *after])
+        if key not in ("faq", "documents") and before.get(key) != after.get(key)
+    ]
     return lines
 
 
@@ -280,8 +311,11 @@ def _faq_summary(before: list[dict], after: list[dict]) -> list[str]:
         if previous is None:
             lines.append(f"+ FAQ {faq['id']}: {faq['questions'][0]}")
         elif previous != faq:
-            parts = [label for key, label in (("questions", "câu hỏi"), ("answer", "câu trả lời"), ("source", "nguồn"))
-                     if previous[key] != faq[key]]
+            parts = [
+                label
+                for key, label in (("questions", "câu hỏi"), ("answer", "câu trả lời"), ("source", "nguồn"))
+                if previous[key] != faq[key]
+            ]
             lines.append(f"~ FAQ {faq['id']}: {', '.join(parts)}")
     lines += [f"- FAQ {faq['id']}: {faq['questions'][0]}" for faq in before if faq["id"] not in new]
     if not lines and before != after:
@@ -302,8 +336,11 @@ def _document_summary(before: list[dict], after: list[dict]) -> list[str]:
 
 
 def _shown(changes: list[dict[str, Any]], unchanged: list[str]) -> dict[str, Any]:
-    return {"changes": [{k: v for k, v in c.items() if k != "entry"} for c in changes], "unchanged": unchanged,
-            "errors": []}
+    return {
+        "changes": [{k: v for k, v in c.items() if k != "entry"} for c in changes],
+        "unchanged": unchanged,
+        "errors": [],
+    }
 
 
 def preview(upload: Upload) -> dict[str, Any]:
@@ -324,8 +361,15 @@ def apply(upload: Upload, who: Principal) -> dict[str, Any]:
         try:
             for change in changes:
                 change["new_revision"] = publish.publish(
-                    session, change["slug"], change["entry"], actor_id=who.volunteer_id, author=who.name,
-                    expected_revision=change["revision"], origin="staff", action="knowledge.import")
+                    session,
+                    change["slug"],
+                    change["entry"],
+                    actor_id=who.volunteer_id,
+                    author=who.name,
+                    expected_revision=change["revision"],
+                    origin="staff",
+                    action="knowledge.import",
+                )
         except publish.PublishError as error:
             raise TransferError(error.status, error.message) from error
     return _shown(changes, unchanged)

@@ -1,6 +1,7 @@
 """Import and export of the knowledge (/admin/api/...; staff and admin): spreadsheet and YAML
 exports as downloads; an import as a multipart upload (`file`), a dry run by default. Thin over
 bot.admin.transfer; every entry an import published is announced on the bus once committed."""
+
 from __future__ import annotations
 
 import asyncio
@@ -12,7 +13,9 @@ from fastapi.responses import JSONResponse
 from bot.admin import transfer
 from bot.admin.access import Staff
 from bot.admin.context import AdminContext
+from bot.admin.schemas import ImportResult
 from bot.events import KnowledgeChanged
+from bot.openapi import not_json
 
 IMPORT_PATH = "/admin/api/import"  # capped at transfer.MAX_UPLOAD_BYTES in bot/app.py
 
@@ -20,13 +23,16 @@ IMPORT_PATH = "/admin/api/import"  # capped at transfer.MAX_UPLOAD_BYTES in bot/
 def routes(context: AdminContext) -> APIRouter:
     api = APIRouter(prefix="/api")
 
-    @api.get("/export.{kind}")
+    @api.get("/export.{kind}", **not_json("application/octet-stream"))
     async def export(kind: Literal["csv", "xlsx", "zip"], _: Staff) -> Response:
         filename, content = await asyncio.to_thread(transfer.export, kind)
-        return Response(content, media_type=transfer.MEDIA_TYPES[kind],
-                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+        return Response(
+            content,
+            media_type=transfer.MEDIA_TYPES[kind],
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
 
-    @api.post("/import")
+    @api.post("/import", response_model=ImportResult)
     async def import_file(request: Request, who: Staff, dry_run: bool = Query(True)):
         try:
             upload = transfer.read_upload(request.headers.get("content-type", ""), await request.body())

@@ -2,6 +2,7 @@
 cap (refused from Content-Length, or as soon as the bytes pass the cap) and never following a
 redirect to a host the caller does not trust. Errors never carry the URL (Telegram's holds the
 bot token)."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -10,7 +11,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bot.console.api import MediaUnavailable
+from bot.messages import MediaUnavailable
 
 MAX_REDIRECTS = 3
 TIMEOUT_S = 30

@@ -4,43 +4,78 @@ Webhook mode (`TELEGRAM_WEBHOOK_URL` set): `POST /webhooks/telegram`, checked ag
 token, is stored and acknowledged at once, then processed in the background by an Application
 without an Updater. Polling mode (a developer without a public URL): one process — the one that
 holds the polling lock — deletes any webhook and long-polls `getUpdates`; updates take the same
-path. Updates are idempotent on `update_id`.
+path. Updates are idempotent on `update_id`. Another poller with the same token (another machine)
+makes Telegram answer 409 Conflict: the gateway says so in one line and stops (exit by SIGTERM), since it
+would otherwise keep serving without receiving anything. Outgoing calls go through python-telegram-bot's
+AIORateLimiter, which also waits out a 429 as long as Telegram says (pausing every other call meanwhile).
 """
+
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import datetime as dt
 import fcntl
 import logging
 import mimetypes
+import os
+import signal
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
-from bot.channels.inbox import EventInbox, Outbox, PermanentFailure, mask_fields
 from bot.channels.media_fetch import fetch_capped
 from bot.channels.telegram_webhook import read_update
-from bot.console.api import MediaUnavailable
-from bot.events import EventBus
-from bot.messages import Inbound, Outbound, split_text
-from bot.rasa_client import RasaUnavailable
-from bot.router import Router
+from bot.delivery.inbox import EventInbox, mask_fields
+from bot.delivery.outbox import PermanentFailure
+from bot.messages import Inbound, MediaUnavailable, Outbound, split_text
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
+_handler_errors: contextvars.ContextVar[list[BaseException]] = contextvars.ContextVar("telegram_handler_errors")
 MAX_TEXT = 4096
 MAX_ATTEMPTS = 4
 START_TEXT = "xin chào"  # /start is a greeting: Rasa answers with the welcome and the privacy notice
-BUSY = "Dạ, hệ thống đang bận, anh/chị vui lòng nhắn lại sau ít phút ạ."
 NEW = filters.UpdateType.MESSAGE  # an edited message is not a new question: answering twice confuses
-MEDIA_FILTER = NEW & (filters.PHOTO | filters.Document.ALL | filters.VOICE | filters.AUDIO | filters.VIDEO
-                      | filters.VIDEO_NOTE | filters.Sticker.ALL | filters.LOCATION)
+MEDIA_FILTER = NEW & (
+    filters.PHOTO
+    | filters.Document.ALL
+    | filters.VOICE
+    | filters.AUDIO
+    | filters.VIDEO
+    | filters.VIDEO_NOTE
+    | filters.Sticker.ALL
+    | filters.LOCATION
+)
+
+
+def build_application(token: str, settings: Settings) -> Application:
+    """An Application without an Updater (the gateway receives updates itself), its calls paced by
+    Telegram's published limits and retried after a 429 (MAX_ATTEMPTS in all)."""
+    return (
+        Application.builder()
+        .token(token)
+        .base_url(settings.telegram_api_url)
+        .base_file_url(settings.telegram_file_url)
+        .rate_limiter(AIORateLimiter(max_retries=MAX_ATTEMPTS - 1))
+        .updater(None)
+        .build()
+    )
 
 
 def keyboard(outbound: Outbound) -> InlineKeyboardMarkup | None:
@@ -52,7 +87,9 @@ def keyboard(outbound: Outbound) -> InlineKeyboardMarkup | None:
 
 
 def redact(payload: dict) -> dict:
-    return mask_fields(payload, [(kind, field) for kind in ("message", "edited_message") for field in ("text", "caption")])
+    return mask_fields(
+        payload, [(kind, field) for kind in ("message", "edited_message") for field in ("text", "caption")]
+    )
 
 
 def media_of(update: Update) -> tuple[str, str | None]:
@@ -69,16 +106,20 @@ def media_of(update: Update) -> tuple[str, str | None]:
 
 
 class TelegramChannel:
-    def __init__(self, settings: Settings, router: Router, bus: EventBus):
+    def __init__(self, settings: Settings, answer: Callable[[Inbound], Awaitable[object]]):
+        """`answer` handles a citizen's message and sends the replies (wired in bot/app.py)."""
         self.settings = settings
-        self.router = router
-        self.application = (Application.builder().token(settings.telegram_token).base_url(settings.telegram_api_url)
-                            .base_file_url(settings.telegram_file_url).updater(None).build())
-        for handler in (CommandHandler("start", self.on_start, filters=NEW), CallbackQueryHandler(self.on_button),
-                        MessageHandler(MEDIA_FILTER, self.on_media), MessageHandler(NEW & filters.TEXT, self.on_text)):
+        self.answer = answer
+        self.application = build_application(settings.telegram_token, settings)
+        for handler in (
+            CommandHandler("start", self.on_start, filters=NEW),
+            CallbackQueryHandler(self.on_button),
+            MessageHandler(MEDIA_FILTER, self.on_media),
+            MessageHandler(NEW & filters.TEXT, self.on_text),
+        ):
             self.application.add_handler(handler)
+        self.application.add_error_handler(self._handler_failed)
         self.inbox = EventInbox(CHANNEL, self._process, redact)
-        self.outbox = Outbox(CHANNEL, self.send, bus)
         self._polling: asyncio.Task | None = None
         self._lock_file = None
         self.routes = APIRouter()
@@ -90,9 +131,11 @@ class TelegramChannel:
         await self.application.initialize()  # getMe: a wrong token fails here, loudly
         await self.inbox.recover()
         if self.settings.telegram_webhook_url:
-            await self.application.bot.set_webhook(self.settings.telegram_webhook_url,
-                                                   secret_token=self.settings.telegram_secret or None,
-                                                   allowed_updates=["message", "callback_query"])
+            await self.application.bot.set_webhook(
+                self.settings.telegram_webhook_url,
+                secret_token=self.settings.telegram_secret or None,
+                allowed_updates=["message", "callback_query"],
+            )
         elif self._take_polling_lock():
             self._polling = asyncio.create_task(self._poll())
         else:
@@ -130,12 +173,21 @@ class TelegramChannel:
         offset, delay = None, 1.0
         while True:
             try:
-                updates = await bot.get_updates(offset=offset, timeout=25,
-                                                allowed_updates=["message", "callback_query"])
+                updates = await bot.get_updates(
+                    offset=offset, timeout=25, allowed_updates=["message", "callback_query"]
+                )
                 delay = 1.0
-            except RetryAfter as exc:
+            except RetryAfter as exc:  # still limited after the rate limiter's retries
                 await asyncio.sleep(_seconds(exc.retry_after))
                 continue
+            except Conflict as exc:
+                log.error(
+                    "telegram polling: %s — another process polls with this bot token (or set a webhook); "
+                    "stopping the gateway: stop the other one, or set TELEGRAM_WEBHOOK_URL",
+                    exc.message,
+                )
+                os.kill(os.getpid(), signal.SIGTERM)  # a graceful stop; the exit status says it was stopped
+                return
             except NetworkError as exc:  # includes timeouts: back off, then poll again
                 log.warning("telegram polling: %s; again in %.0f s", exc, delay)
                 await asyncio.sleep(delay)
@@ -155,7 +207,22 @@ class TelegramChannel:
         return JSONResponse({"ok": True})
 
     async def _process(self, payload: dict) -> None:
-        await self.application.process_update(Update.de_json(payload, self.application.bot))
+        """One stored update through the handlers; what a handler raised is raised here (the inbox
+        records it, or tries again when the database was away), not only logged by the library."""
+        raised = _handler_errors.set([])
+        try:
+            await self.application.process_update(Update.de_json(payload, self.application.bot))
+            if errors := _handler_errors.get():
+                raise errors[0]
+        finally:
+            _handler_errors.reset(raised)
+
+    @staticmethod
+    async def _handler_failed(_: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """python-telegram-bot's error handler: runs in the task of `process_update`."""
+        errors = _handler_errors.get(None)
+        if errors is not None:
+            errors.append(context.error)
 
     async def on_start(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         await self._route(update, START_TEXT)
@@ -178,14 +245,9 @@ class TelegramChannel:
         chat_id = str(update.effective_chat.id)
         typing = asyncio.create_task(self._typing(chat_id))
         try:
-            handled = await self.router.handle(Inbound(CHANNEL, chat_id, text, str(update.update_id), media, ref))
-        except RasaUnavailable as exc:
-            log.error("rasa unavailable: %s", exc)
-            await self.send(chat_id, Outbound(BUSY))
-            return
+            await self.answer(Inbound(CHANNEL, chat_id, text, str(update.update_id), media, ref))
         finally:
             typing.cancel()
-        await self.outbox.deliver(chat_id, handled.deliveries)
 
     async def _typing(self, chat_id: str) -> None:
         try:
@@ -218,16 +280,12 @@ class TelegramChannel:
 
 
 async def with_retries(call) -> None:
-    """429 waits as long as Telegram says; network errors back off; refusals are final."""
+    """Network errors back off; refusals are final (a 429 is waited out by the rate limiter)."""
     delay = 0.5
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             await call()
             return
-        except RetryAfter as exc:
-            if attempt == MAX_ATTEMPTS:
-                raise
-            await asyncio.sleep(_seconds(exc.retry_after))
         except (Forbidden, BadRequest) as exc:  # blocked by the user, chat gone, bad request
             raise PermanentFailure(str(exc)) from exc
         except NetworkError:

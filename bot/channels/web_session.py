@@ -5,6 +5,7 @@ An id is `<random>.<mac>` in URL-safe base64: 128 random bits and their HMAC-SHA
 refused before anything is stored. The page keeps it in an HttpOnly cookie (the stream reads it
 there, never from a URL); tools send it in the body or as `Authorization: Bearer <id>`.
 """
+
 from __future__ import annotations
 
 import base64
@@ -55,9 +56,15 @@ class WebSessions:
         return None
 
     def set_cookie(self, response: Response, sender_id: str) -> None:
-        response.set_cookie(COOKIE, sender_id, max_age=COOKIE_MAX_AGE, path=COOKIE_PATH, httponly=True,
-                            samesite="strict", secure=self._secure)
+        response.set_cookie(
+            COOKIE,
+            sender_id,
+            max_age=COOKIE_MAX_AGE,
+            path=COOKIE_PATH,
+            httponly=True,
+            samesite="strict",
+            secure=self._secure,
+        )
 
     def clear_cookie(self, response: Response) -> None:
         response.delete_cookie(COOKIE, path=COOKIE_PATH, httponly=True, samesite="strict", secure=self._secure)
-

@@ -2,6 +2,7 @@
 the gateway's `BodyCap` at `MAX_WEBHOOK_BODY` (bot/app.py lists these routes); here it is parsed by
 `bot.http_guard.parse_json`, once, so hostile JSON (deep nesting, lone surrogates, bad UTF-8) is a
 4xx, never a 500."""
+
 from __future__ import annotations
 
 from typing import Any

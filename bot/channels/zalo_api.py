@@ -41,9 +41,10 @@ permanent        anything else, e.g. -201 invalid parameter, -210 over   [PHP] +
 ===============  ======================================================  ==========================================
 
 A refused token refresh (the OAuth server's -14xxx codes, not individually verified) raises kind
-"token_expired": the OA must be authorised again (``store_tokens``). For messages, network failures, HTTP 5xx and
+"token_expired": the OA must be authorised again (``python -m bot zalo authorize``). For messages, network failures, HTTP 5xx and
 429 are retried a few times with backoff, then the ``httpx.HTTPError`` propagates; the token refresh is tried once.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -51,15 +52,14 @@ import datetime as dt
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, NamedTuple
+from typing import Any
 
 import httpx
-from sqlalchemy import Connection, select, update
 
 from bot.messages import Button, split_text
 from bot.settings import Settings
-from bot.storage.db import engine, session_scope
-from bot.storage.models import ZaloToken, as_utc, utcnow
+from bot.storage.models import as_utc, utcnow
+from bot.storage.zalo_tokens import TokenRowLock, ZaloTokens, read_tokens, store_tokens
 
 MAX_TEXT = 2000
 MAX_BUTTONS = 5
@@ -71,9 +71,15 @@ REFRESH_MARGIN = dt.timedelta(minutes=5)  # refresh before expiry, so a send nev
 OAUTH_TIMEOUT_S = 10.0
 
 _KINDS = {
-    -216: "token_expired", -220: "token_expired", -124: "token_expired",
-    -32: "rate_limited", -211: "rate_limited",
-    -230: "window_closed", -232: "window_closed", -213: "window_closed", -218: "window_closed",
+    -216: "token_expired",
+    -220: "token_expired",
+    -124: "token_expired",
+    -32: "rate_limited",
+    -211: "rate_limited",
+    -230: "window_closed",
+    -232: "window_closed",
+    -213: "window_closed",
+    -218: "window_closed",
 }
 
 
@@ -85,94 +91,37 @@ class ZaloSendError(Exception):
         self.kind, self.code, self.description = kind, code, description
 
 
-class _Tokens(NamedTuple):
-    access_token: str
-    refresh_token: str
-    expires_at: dt.datetime
-
-
 def _buttons_attachment(buttons: Sequence[Button]) -> dict:
     if len(buttons) > MAX_BUTTONS:
         raise ValueError(f"Zalo shows at most {MAX_BUTTONS} buttons, got {len(buttons)}")
     for button in buttons:
         if not 0 < len(button.title) <= MAX_BUTTON_TITLE or not 0 < len(button.payload) <= MAX_BUTTON_PAYLOAD:
-            raise ValueError(f"button {button.title!r}: Zalo takes a title of 1-{MAX_BUTTON_TITLE} and a payload "
-                             f"of 1-{MAX_BUTTON_PAYLOAD} characters")
-    return {"type": "template", "payload": {"buttons": [
-        {"title": b.title, "type": "oa.query.hide", "payload": b.payload} for b in buttons]}}
+            raise ValueError(
+                f"button {button.title!r}: Zalo takes a title of 1-{MAX_BUTTON_TITLE} and a payload "
+                f"of 1-{MAX_BUTTON_PAYLOAD} characters"
+            )
+    return {
+        "type": "template",
+        "payload": {"buttons": [{"title": b.title, "type": "oa.query.hide", "payload": b.payload} for b in buttons]},
+    }
 
 
-def _fresh(tokens: _Tokens) -> bool:
+def _fresh(tokens: ZaloTokens) -> bool:
     return as_utc(tokens.expires_at) - utcnow() > REFRESH_MARGIN
 
 
-def _read_tokens() -> _Tokens | None:
-    with session_scope() as session:
-        row = session.get(ZaloToken, 1)
-        return None if row is None else _Tokens(row.access_token, row.refresh_token, row.expires_at)
-
-
-def store_tokens(access_token: str, refresh_token: str, expires_in_s: float) -> None:
-    """Stores a pair from an authorisation (admin command). Waits for a refresh in flight, then wins over it."""
-    now = utcnow()
-    with session_scope() as session:
-        session.merge(ZaloToken(id=1, access_token=access_token, refresh_token=refresh_token,
-                                expires_at=now + dt.timedelta(seconds=expires_in_s), updated_at=now))
-
-
-class _TokenRowLock:
-    """The token row, locked against every other refresh (any process) until `store` or `release`.
-
-    Blocking calls on one connection: run them all on the same thread."""
-
-    def __init__(self) -> None:
-        self._conn: Connection | None = None
-        self._open = False
-
-    def acquire(self) -> _Tokens | None:
-        """Takes the lock and reads the row as it is now (another process may just have refreshed it)."""
-        self._conn = engine().connect()
-        query = select(ZaloToken.access_token, ZaloToken.refresh_token, ZaloToken.expires_at).where(ZaloToken.id == 1)
-        if self._conn.dialect.name == "sqlite":
-            # pysqlite would begin a deferred transaction only at the UPDATE, after the read: take SQLite's write
-            # lock first, with the driver's own transaction handling off for this connection.
-            self._conn.execution_options(isolation_level="AUTOCOMMIT")
-            self._conn.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            query = query.with_for_update()
-        self._open = True
-        row = self._conn.execute(query).one_or_none()
-        return None if row is None else _Tokens(*row)
-
-    def store(self, access_token: str, refresh_token: str, expires_in_s: float) -> None:
-        now = utcnow()
-        self._conn.execute(update(ZaloToken).where(ZaloToken.id == 1).values(
-            access_token=access_token, refresh_token=refresh_token,
-            expires_at=now + dt.timedelta(seconds=expires_in_s), updated_at=now))
-        self._end("COMMIT")
-
-    def release(self) -> None:
-        if self._conn is None:
-            return
-        if self._open:
-            self._end("ROLLBACK")
-        self._conn.close()
-
-    def _end(self, statement: str) -> None:
-        if self._conn.dialect.name == "sqlite":
-            self._conn.exec_driver_sql(statement)
-        elif statement == "COMMIT":
-            self._conn.commit()
-        else:
-            self._conn.rollback()
-        self._open = False
-
-
 class ZaloClient:
-    """Sends consultation messages as the OA; keeps the OA's token pair fresh in the database."""
+    """Sends consultation messages as the OA; keeps the OA's token pair (bot.storage.zalo_tokens) fresh."""
 
-    def __init__(self, settings: Settings, *, retry_delay_s: float = 1.0, rate_limit_retries: int = 3,
-                 network_retries: int = 2, timeout_s: float = 15.0):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        retry_delay_s: float = 1.0,
+        rate_limit_retries: int = 3,
+        network_retries: int = 2,
+        timeout_s: float = 15.0,
+    ):
         self._settings = settings
         self._retry_delay_s = retry_delay_s
         self._rate_limit_retries = rate_limit_retries
@@ -198,7 +147,7 @@ class ZaloClient:
 
     async def access_token(self) -> str:
         """The stored access token, refreshed first when it expires within REFRESH_MARGIN."""
-        tokens = await asyncio.to_thread(_read_tokens)
+        tokens = await asyncio.to_thread(read_tokens)
         if tokens is None:
             raise ZaloSendError("token_expired", None, "no Zalo token stored: authorise the OA first")
         return tokens.access_token if _fresh(tokens) else await self.refresh()
@@ -213,7 +162,7 @@ class ZaloClient:
 
     async def _refresh_locked(self, rejected: str | None) -> str:
         loop = asyncio.get_running_loop()
-        lock = _TokenRowLock()
+        lock = TokenRowLock()
         with ThreadPoolExecutor(1, thread_name_prefix="zalo-token") as db_thread:
             try:
                 tokens = await loop.run_in_executor(db_thread, lock.acquire)
@@ -221,17 +170,27 @@ class ZaloClient:
                     raise ZaloSendError("token_expired", None, "no Zalo token stored: authorise the OA first")
                 if tokens.access_token != rejected and _fresh(tokens):
                     return tokens.access_token
-                reply = await self._post(f"{self._settings.zalo_oauth_url}/v4/oa/access_token", retries=0,
-                                         timeout=OAUTH_TIMEOUT_S,
-                                         headers={"secret_key": self._settings.zalo_app_secret},
-                                         data={"refresh_token": tokens.refresh_token,
-                                               "app_id": self._settings.zalo_app_id, "grant_type": "refresh_token"})
+                reply = await self._post(
+                    f"{self._settings.zalo_oauth_url}/v4/oa/access_token",
+                    retries=0,
+                    timeout=OAUTH_TIMEOUT_S,
+                    headers={"secret_key": self._settings.zalo_app_secret},
+                    data={
+                        "refresh_token": tokens.refresh_token,
+                        "app_id": self._settings.zalo_app_id,
+                        "grant_type": "refresh_token",
+                    },
+                )
                 if not reply.get("access_token") or not reply.get("refresh_token"):
-                    raise ZaloSendError("token_expired", reply.get("error"),
-                                        f"token refresh refused ({reply.get('error_name') or reply.get('message')}): "
-                                        "authorise the OA again")
-                await loop.run_in_executor(db_thread, lock.store, reply["access_token"], reply["refresh_token"],
-                                           float(reply["expires_in"]))
+                    raise ZaloSendError(
+                        "token_expired",
+                        reply.get("error"),
+                        f"token refresh refused ({reply.get('error_name') or reply.get('message')}): "
+                        "authorise the OA again",
+                    )
+                await loop.run_in_executor(
+                    db_thread, lock.store, reply["access_token"], reply["refresh_token"], float(reply["expires_in"])
+                )
                 return reply["access_token"]
             finally:
                 await loop.run_in_executor(db_thread, lock.release)
@@ -240,8 +199,12 @@ class ZaloClient:
         token = await self.access_token()
         refreshed, rate_limited = False, 0
         while True:
-            reply = await self._post(f"{self._settings.zalo_api_url}/v3.0/oa/message/cs",
-                                     retries=self._network_retries, json=body, headers={"access_token": token})
+            reply = await self._post(
+                f"{self._settings.zalo_api_url}/v3.0/oa/message/cs",
+                retries=self._network_retries,
+                json=body,
+                headers={"access_token": token},
+            )
             code = reply.get("error")
             if code == 0:
                 return str(reply["data"]["message_id"])
@@ -249,7 +212,7 @@ class ZaloClient:
             if error.kind == "token_expired" and not refreshed:
                 token, refreshed = await self.refresh(rejected=token), True
             elif error.kind == "rate_limited" and rate_limited < self._rate_limit_retries:
-                await asyncio.sleep(self._retry_delay_s * 2 ** rate_limited)
+                await asyncio.sleep(self._retry_delay_s * 2**rate_limited)
                 rate_limited += 1
             else:
                 raise error
@@ -266,7 +229,7 @@ class ZaloClient:
                 status = error.response.status_code if isinstance(error, httpx.HTTPStatusError) else None
                 if (status is not None and status < 500 and status != 429) or attempt == retries:
                     raise
-            await asyncio.sleep(self._retry_delay_s * 2 ** attempt)
+            await asyncio.sleep(self._retry_delay_s * 2**attempt)
             attempt += 1
 
 

@@ -1,6 +1,7 @@
 """`python -m bot volunteer …`: console accounts managed by an operator on the server. Each change
 goes through the same service as the admin page and writes its audit line with no actor (shown as
 "dòng lệnh"). A password typed here is the account's own choice: no forced change follows."""
+
 from __future__ import annotations
 
 import argparse
@@ -33,9 +34,16 @@ def accounts_command(args: argparse.Namespace) -> int:
                     print(f"{v.username}\t{v.display_name}\t{v.role}\t{state}\ttelegram={v.telegram_user_id or '-'}")
                 return 0
             if args.command == "add":
-                service.create(session, None, username=args.username, display_name=args.name, role=args.role,
-                               telegram_user_id=args.telegram_id, password_hash=auth.hash_password(_password()),
-                               must_change_password=False)
+                service.create(
+                    session,
+                    None,
+                    username=args.username,
+                    display_name=args.name,
+                    role=args.role,
+                    telegram_user_id=args.telegram_id,
+                    password_hash=auth.hash_password(_password()),
+                    must_change_password=False,
+                )
                 print(f"created {args.role} {args.username}")
                 return 0
             volunteer = service.by_username(session, args.username)

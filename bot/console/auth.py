@@ -9,6 +9,7 @@ unbounded. Accounts made from the command line hash directly (no loop to keep fr
 An account whose password was set by someone else (an admin's reset, an account made with a
 temporary password) must change it before anything else: `principal_of` refuses every route but
 the few in PENDING_PASSWORD_ROUTES with 403 PasswordChangeRequired."""
+
 from __future__ import annotations
 
 import asyncio
@@ -36,8 +37,9 @@ ROLES = ("volunteer", "staff", "admin")
 MIN_PASSWORD_CHARS = 10
 # What an account that must change its password may still do: see who it is, leave, change it.
 # None takes a path parameter, so the request's path (less a proxy's root_path) names the route.
-PENDING_PASSWORD_ROUTES = frozenset({
-    ("GET", "/console/api/me"), ("POST", "/console/api/logout"), ("POST", "/admin/api/me/password")})
+PENDING_PASSWORD_ROUTES = frozenset(
+    {("GET", "/console/api/me"), ("POST", "/console/api/logout"), ("POST", "/admin/api/me/password")}
+)
 _hasher = PasswordHasher()
 # Verified against when the username does not exist, so both failures take the same time.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
@@ -69,18 +71,36 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def create_account(session: Session, username: str, display_name: str, password: str, role: str = "volunteer",
-                   telegram_user_id: str | None = None) -> Volunteer:
+def create_account(
+    session: Session,
+    username: str,
+    display_name: str,
+    password: str,
+    role: str = "volunteer",
+    telegram_user_id: str | None = None,
+) -> Volunteer:
     return add_account(session, username, display_name, hash_password(password), role, telegram_user_id)
 
 
-def add_account(session: Session, username: str, display_name: str, password_hash: str, role: str,
-                telegram_user_id: str | None, must_change_password: bool = False) -> Volunteer:
+def add_account(
+    session: Session,
+    username: str,
+    display_name: str,
+    password_hash: str,
+    role: str,
+    telegram_user_id: str | None,
+    must_change_password: bool = False,
+) -> Volunteer:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    volunteer = Volunteer(username=username.strip().lower(), display_name=display_name.strip(),
-                          password_hash=password_hash, role=role, telegram_user_id=telegram_user_id,
-                          must_change_password=must_change_password)
+    volunteer = Volunteer(
+        username=username.strip().lower(),
+        display_name=display_name.strip(),
+        password_hash=password_hash,
+        role=role,
+        telegram_user_id=telegram_user_id,
+        must_change_password=must_change_password,
+    )
     session.add(volunteer)
     session.flush()
     return volunteer
@@ -148,8 +168,11 @@ def open_session(session: Session, volunteer: Volunteer, hours: float) -> tuple[
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     now = utcnow()
     session.execute(delete(ConsoleSession).where(ConsoleSession.expires_at < now))
-    session.add(ConsoleSession(token_hash=_digest(token), volunteer_id=volunteer.id, csrf=csrf,
-                               expires_at=now + dt.timedelta(hours=hours)))
+    session.add(
+        ConsoleSession(
+            token_hash=_digest(token), volunteer_id=volunteer.id, csrf=csrf, expires_at=now + dt.timedelta(hours=hours)
+        )
+    )
     volunteer.last_seen_at = now
     return token, csrf
 
@@ -178,7 +201,8 @@ def principal_of(session: Session, request: Request) -> Principal:
     if volunteer.must_change_password and (request.method, _route_path(request)) not in PENDING_PASSWORD_ROUTES:
         raise PasswordChangeRequired()
     if request.method not in ("GET", "HEAD") and not hmac.compare_digest(
-            request.headers.get(CSRF_HEADER, "").encode(), row.csrf.encode()):
+        request.headers.get(CSRF_HEADER, "").encode(), row.csrf.encode()
+    ):
         raise HTTPException(403, "Thiếu mã CSRF hợp lệ.")
     volunteer.last_seen_at = now
     return Principal(volunteer.id, volunteer.display_name, volunteer.role, row.csrf)

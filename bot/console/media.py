@@ -2,6 +2,7 @@
 (on Zalo) the CDN's content type, and the file is served on the gateway's own origin, where the
 volunteer's session lives: only images whose bytes say JPEG, PNG, WebP or GIF are shown inline,
 typed from those bytes; anything else is a download the browser never renders."""
+
 from __future__ import annotations
 
 import re
@@ -46,7 +47,11 @@ def media_response(content: bytes, filename: str) -> Response:
     octet-stream attachment."""
     kind = sniff_image(content)
     if kind is not None:
-        return Response(content, media_type=_IMAGE_TYPES[kind],
-                        headers={**GUARD_HEADERS, "Content-Disposition": "inline"})
-    return Response(content, media_type="application/octet-stream",
-                    headers={**GUARD_HEADERS, "Content-Disposition": content_disposition("attachment", filename)})
+        return Response(
+            content, media_type=_IMAGE_TYPES[kind], headers={**GUARD_HEADERS, "Content-Disposition": "inline"}
+        )
+    return Response(
+        content,
+        media_type="application/octet-stream",
+        headers={**GUARD_HEADERS, "Content-Disposition": content_disposition("attachment", filename)},
+    )

@@ -1,6 +1,7 @@
 """The volunteers' monthly activity: conversations handled, time spent holding them, ratings.
 The basis for the monthly allowance and recognition, so every figure comes from stored rows.
 Months are local calendar months (the TIMEZONE setting), as the volunteers count them."""
+
 from __future__ import annotations
 
 import csv
@@ -51,19 +52,40 @@ def activity(session: Session, month: str) -> list[Activity]:
     now = utcnow()
     rows = []
     for volunteer in session.scalars(select(Volunteer).order_by(Volunteer.display_name)):
-        holds = session.scalars(select(HandoffAssignment).where(
-            HandoffAssignment.volunteer_id == volunteer.id, HandoffAssignment.started_at < end,
-            (HandoffAssignment.ended_at.is_(None)) | (HandoffAssignment.ended_at >= start))).all()
+        holds = session.scalars(
+            select(HandoffAssignment).where(
+                HandoffAssignment.volunteer_id == volunteer.id,
+                HandoffAssignment.started_at < end,
+                (HandoffAssignment.ended_at.is_(None)) | (HandoffAssignment.ended_at >= start),
+            )
+        ).all()
         seconds = sum(
-            max(0.0, (min(as_utc(h.ended_at) if h.ended_at else now, end) - max(as_utc(h.started_at), start)).total_seconds())
+            max(
+                0.0,
+                (
+                    min(as_utc(h.ended_at) if h.ended_at else now, end) - max(as_utc(h.started_at), start)
+                ).total_seconds(),
+            )
             for h in holds
         )
-        ratings = session.scalars(select(Handoff.rating).where(
-            Handoff.volunteer_id == volunteer.id, Handoff.rating.is_not(None),
-            Handoff.ended_at >= start, Handoff.ended_at < end)).all()
-        rows.append(Activity(volunteer.display_name, volunteer.username, len({h.handoff_id for h in holds}),
-                             round(seconds / 60), len(ratings),
-                             round(sum(ratings) / len(ratings), 2) if ratings else None))
+        ratings = session.scalars(
+            select(Handoff.rating).where(
+                Handoff.volunteer_id == volunteer.id,
+                Handoff.rating.is_not(None),
+                Handoff.ended_at >= start,
+                Handoff.ended_at < end,
+            )
+        ).all()
+        rows.append(
+            Activity(
+                volunteer.display_name,
+                volunteer.username,
+                len({h.handoff_id for h in holds}),
+                round(seconds / 60),
+                len(ratings),
+                round(sum(ratings) / len(ratings), 2) if ratings else None,
+            )
+        )
     return rows
 
 
@@ -72,20 +94,42 @@ def csv_text(rows: list[Activity]) -> str:
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
     for row in rows:
-        writer.writerow([row.name, row.username, row.conversations, row.minutes, row.ratings,
-                         "" if row.average_rating is None else row.average_rating])
+        writer.writerow(
+            [
+                row.name,
+                row.username,
+                row.conversations,
+                row.minutes,
+                row.ratings,
+                "" if row.average_rating is None else row.average_rating,
+            ]
+        )
     return "\ufeff" + out.getvalue()  # the BOM lets spreadsheet programs read the Vietnamese text as UTF-8
 
 
 def html(rows: list[Activity], month: str) -> str:
     """The console's look (header, a panel, the admin pages' tables); no inline style or script."""
     escape = html_escape.escape
-    cells = "".join(
-        "<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in (
-            r.name, r.username, r.conversations, r.minutes, r.ratings,
-            "—" if r.average_rating is None else r.average_rating)) + "</tr>" for r in rows
-    ) or f'<tr><td colspan="{len(COLUMNS)}" class="muted">Chưa có tình nguyện viên nào.</td></tr>'
-    head = "".join(f"<th scope=\"col\">{c}</th>" for c in COLUMNS)
+    cells = (
+        "".join(
+            "<tr>"
+            + "".join(
+                f"<td>{escape(str(v))}</td>"
+                for v in (
+                    r.name,
+                    r.username,
+                    r.conversations,
+                    r.minutes,
+                    r.ratings,
+                    "—" if r.average_rating is None else r.average_rating,
+                )
+            )
+            + "</tr>"
+            for r in rows
+        )
+        or f'<tr><td colspan="{len(COLUMNS)}" class="muted">Chưa có tình nguyện viên nào.</td></tr>'
+    )
+    head = "".join(f'<th scope="col">{c}</th>' for c in COLUMNS)
     month = escape(month)
     shown = f"{month[5:]}/{month[:4]}"
     return f"""<!doctype html>

@@ -4,6 +4,7 @@ every console; message texts only to the volunteer holding that conversation (an
 lives only as long as the console session that opened it: it re-checks the session before each
 event and at each heartbeat (logout or a disabled account, whichever replica or command did it) and
 ends at the session's expiry."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,12 +18,18 @@ from sqlalchemy import select
 from bot.events import EventBus, HandoffChanged, InboundStored, KnowledgeChanged, OutboundReady
 from bot.handoff.service import Handoffs
 from bot.knowledge.store import CANNED_SLUG
+from bot.sse import CONNECTED, KEEP_ALIVE
 from bot.storage.db import session_scope
 from bot.storage.models import ConsoleSession, Message, Volunteer, as_utc, utcnow
 
 
 def message_view(message: Message) -> dict:
-    view = {"id": message.id, "author": message.author, "text": message.text, "at": as_utc(message.created_at).isoformat()}
+    view = {
+        "id": message.id,
+        "author": message.author,
+        "text": message.text,
+        "at": as_utc(message.created_at).isoformat(),
+    }
     if message.media and message.media.get("ref") and message.media["kind"] != "location":
         view["media"] = {"kind": message.media["kind"], "url": f"/console/api/messages/{message.id}/media"}
     return view
@@ -33,14 +40,16 @@ def session_ends_at(volunteer_id: int, csrf: str) -> dt.datetime | None:
     or its account disabled. The CSRF token is unique per session; one indexed read."""
     with session_scope() as session:
         expires_at = session.scalar(
-            select(ConsoleSession.expires_at).join(Volunteer, Volunteer.id == ConsoleSession.volunteer_id)
-            .where(ConsoleSession.volunteer_id == volunteer_id, ConsoleSession.csrf == csrf,
-                   Volunteer.active.is_(True)))
+            select(ConsoleSession.expires_at)
+            .join(Volunteer, Volunteer.id == ConsoleSession.volunteer_id)
+            .where(ConsoleSession.volunteer_id == volunteer_id, ConsoleSession.csrf == csrf, Volunteer.active.is_(True))
+        )
     return as_utc(expires_at) if expires_at else None
 
 
-def _frame(name: str, data: dict) -> str:
-    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+def _frame(name: str, data: dict) -> dict[str, str]:
+    """A server-sent event, as sse_starlette's EventSourceResponse takes it."""
+    return {"event": name, "data": json.dumps(data, ensure_ascii=False)}
 
 
 @dataclass(eq=False)
@@ -65,12 +74,12 @@ class ConsoleStream:
         bus.subscribe(OutboundReady, self._on_message, live_view=True)
         bus.subscribe(KnowledgeChanged, self._on_knowledge, live_view=True)
 
-    async def events(self, volunteer_id: int, sees_all: bool, csrf: str) -> AsyncIterator[str]:
+    async def events(self, volunteer_id: int, sees_all: bool, csrf: str) -> AsyncIterator[dict[str, str]]:
         """Ends (the response completes) once the session has ended; nothing is sent after."""
         subscriber = Subscriber(volunteer_id, sees_all, csrf)
         self._subscribers.add(subscriber)
         try:
-            yield ": connected\n\n"
+            yield CONNECTED
             seconds_left = subscriber.seconds_left()
             while seconds_left > 0:
                 try:
@@ -79,7 +88,7 @@ class ConsoleStream:
                     event = None
                 seconds_left = subscriber.seconds_left()  # checked before anything is sent
                 if seconds_left > 0:
-                    yield ": keep-alive\n\n" if event is None else _frame(*event)
+                    yield KEEP_ALIVE if event is None else _frame(*event)
         finally:
             self._subscribers.discard(subscriber)
 

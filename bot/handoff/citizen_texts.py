@@ -1,4 +1,5 @@
 """What the citizen is told about the volunteer desk: who is talking, and how long to wait."""
+
 from __future__ import annotations
 
 from bot.handoff.desk import Availability
@@ -21,8 +22,10 @@ def waiting(desk: Availability, office_lines: list[str]) -> list[Outbound]:
         return [Outbound(text, (CANCEL_BUTTON,))]
     why = "chưa có tình nguyện viên trực tuyến" if desk.in_hours else "đang ngoài giờ trực của tình nguyện viên"
     return [
-        Outbound(f"Dạ, hiện {why} (giờ trực: {desk.hours}). Anh/chị cứ để lại câu hỏi tại đây, tình nguyện viên "
-                 "sẽ trả lời anh/chị ngay trong cuộc trò chuyện này khi vào trực."),
+        Outbound(
+            f"Dạ, hiện {why} (giờ trực: {desk.hours}). Anh/chị cứ để lại câu hỏi tại đây, tình nguyện viên "
+            "sẽ trả lời anh/chị ngay trong cuộc trò chuyện này khi vào trực."
+        ),
         Outbound("Nếu cần gấp, anh/chị liên hệ:\n" + "\n".join(office_lines), (CANCEL_BUTTON,)),
     ]
 
@@ -40,27 +43,38 @@ def transferred(name: str) -> Outbound:
 
 
 def back_in_queue(expired: bool) -> Outbound:
-    text = ("Dạ, tình nguyện viên đang bận chưa trả lời kịp. Em đã nhờ tình nguyện viên khác, anh/chị chờ thêm chút nhé."
-            if expired else "Dạ, em đang chuyển anh/chị sang tình nguyện viên khác, anh/chị chờ chút nhé.")
+    text = (
+        "Dạ, tình nguyện viên đang bận chưa trả lời kịp. Em đã nhờ tình nguyện viên khác, anh/chị chờ thêm chút nhé."
+        if expired
+        else "Dạ, em đang chuyển anh/chị sang tình nguyện viên khác, anh/chị chờ chút nhé."
+    )
     return Outbound(text, (CANCEL_BUTTON,), author="system")
 
 
 def bot_again(name: str | None, step: int | None) -> Outbound:
     who = f"Tình nguyện viên {name} đã hỗ trợ xong. " if name else ""
-    then = f"tiếp tục hướng dẫn anh/chị từ bước {step}." if step else "tiếp tục hỗ trợ anh/chị. Anh/chị cần hỏi gì cứ nhắn em nhé."
+    then = (
+        f"tiếp tục hướng dẫn anh/chị từ bước {step}."
+        if step
+        else "tiếp tục hỗ trợ anh/chị. Anh/chị cần hỏi gì cứ nhắn em nhé."
+    )
     return Outbound(f"Dạ, {who}Trợ lý ảo {then}", author="system")
 
 
 def closed(name: str | None) -> Outbound:
     who = f"Tình nguyện viên {name}" if name else "Tình nguyện viên"
-    return Outbound(f"Dạ, {who} đã kết thúc cuộc trò chuyện. Cảm ơn anh/chị! Khi cần, anh/chị cứ nhắn để hỏi tiếp.",
-                    author="system")
+    return Outbound(
+        f"Dạ, {who} đã kết thúc cuộc trò chuyện. Cảm ơn anh/chị! Khi cần, anh/chị cứ nhắn để hỏi tiếp.", author="system"
+    )
 
 
 def rating_question(handoff_id: int, name: str | None) -> Outbound:
     who = f"tình nguyện viên {name}" if name else "tình nguyện viên"
-    return Outbound(f"Anh/chị chấm điểm giúp em sự hỗ trợ của {who} (1 là chưa tốt, 5 là rất tốt):",
-                    tuple(Button(str(n), f"{RATE}:{handoff_id}:{n}") for n in range(1, 6)), author="system")
+    return Outbound(
+        f"Anh/chị chấm điểm giúp em sự hỗ trợ của {who} (1 là chưa tốt, 5 là rất tốt):",
+        tuple(Button(str(n), f"{RATE}:{handoff_id}:{n}") for n in range(1, 6)),
+        author="system",
+    )
 
 
 THANKS_FOR_RATING = Outbound("Dạ, em cảm ơn anh/chị đã đánh giá!")

@@ -1,4 +1,5 @@
 """Is anybody there? The volunteer desk's hours and who is online, for the citizen's honest answer."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -39,19 +40,31 @@ def in_hours(settings: Settings, now: dt.datetime) -> bool:
 
 
 def volunteers_online(session: Session, now: dt.datetime) -> list[Volunteer]:
-    return list(session.scalars(
-        select(Volunteer).where(Volunteer.online.is_(True), Volunteer.active.is_(True),
-                                Volunteer.last_seen_at >= now - SEEN_WITHIN).order_by(Volunteer.display_name)
-    ))
+    return list(
+        session.scalars(
+            select(Volunteer)
+            .where(Volunteer.online.is_(True), Volunteer.active.is_(True), Volunteer.last_seen_at >= now - SEEN_WITHIN)
+            .order_by(Volunteer.display_name)
+        )
+    )
 
 
 def availability(session: Session, settings: Settings, handoff: Handoff, now: dt.datetime) -> Availability:
-    ahead = session.scalar(
-        select(func.count()).select_from(Handoff)
-        .where(Handoff.status == "queued", Handoff.requested_at < handoff.requested_at)
-    ) or 0
-    return Availability(len(volunteers_online(session, now)), in_hours(settings, now), hours_label(settings),
-                        ahead, typical_wait_minutes(session))
+    ahead = (
+        session.scalar(
+            select(func.count())
+            .select_from(Handoff)
+            .where(Handoff.status == "queued", Handoff.requested_at < handoff.requested_at)
+        )
+        or 0
+    )
+    return Availability(
+        len(volunteers_online(session, now)),
+        in_hours(settings, now),
+        hours_label(settings),
+        ahead,
+        typical_wait_minutes(session),
+    )
 
 
 def _hours(settings: Settings) -> tuple[dt.time, dt.time]:
@@ -66,8 +79,10 @@ def hours_label(settings: Settings) -> str:
 
 def typical_wait_minutes(session: Session, recent: int = 50) -> int | None:
     rows = session.execute(
-        select(Handoff.requested_at, Handoff.claimed_at).where(Handoff.claimed_at.is_not(None))
-        .order_by(Handoff.id.desc()).limit(recent)
+        select(Handoff.requested_at, Handoff.claimed_at)
+        .where(Handoff.claimed_at.is_not(None))
+        .order_by(Handoff.id.desc())
+        .limit(recent)
     ).all()
     if not rows:
         return None

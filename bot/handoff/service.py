@@ -9,6 +9,7 @@ together (a claim is a conditional UPDATE, so of two volunteers exactly one wins
 `HandoffChanged` event. Telling the citizen, pausing Rasa, notifying volunteers and counting are
 the listeners' business, never this module's.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -23,7 +24,16 @@ from bot.settings import Settings
 from bot.storage import repo
 from bot.storage.db import session_scope
 from bot.storage.models import (
-    Citizen, Conversation, Handoff, HandoffAssignment, HandoffNote, Message, Owner, Volunteer, as_utc, utcnow,
+    Citizen,
+    Conversation,
+    Handoff,
+    HandoffAssignment,
+    HandoffNote,
+    Message,
+    Owner,
+    Volunteer,
+    as_utc,
+    utcnow,
 )
 
 REASONS = {
@@ -79,22 +89,28 @@ class Handoffs:
         self.bus = bus
         self.settings = settings
 
-    async def request(self, conversation_id: int, reason: str, procedure: str | None = None,
-                      step: int | None = None) -> Requested | None:
+    async def request(
+        self, conversation_id: int, reason: str, procedure: str | None = None, step: int | None = None
+    ) -> Requested | None:
         """The bot asks for a volunteer. None when the conversation is not the bot's any more."""
         now = utcnow()
         with session_scope() as session:
             moved = session.execute(
-                update(Conversation).where(Conversation.id == conversation_id, Conversation.owner == Owner.bot)
+                update(Conversation)
+                .where(Conversation.id == conversation_id, Conversation.owner == Owner.bot)
                 .values(owner=Owner.queued)
             ).rowcount
             if not moved:
                 return None
             conversation = session.get(Conversation, conversation_id)
             handoff = Handoff(
-                conversation_id=conversation_id, reason=reason if reason in REASONS else "citizen_request",
-                channel=conversation.citizen.channel, procedure_slug=procedure, guide_step=step,
-                packet={"transcript": transcript(session, conversation_id)}, requested_at=now,
+                conversation_id=conversation_id,
+                reason=reason if reason in REASONS else "citizen_request",
+                channel=conversation.citizen.channel,
+                procedure_slug=procedure,
+                guide_step=step,
+                packet={"transcript": transcript(session, conversation_id)},
+                requested_at=now,
             )
             session.add(handoff)
             session.flush()
@@ -107,7 +123,8 @@ class Handoffs:
     async def claim(self, handoff_id: int, volunteer_id: int) -> None:
         with session_scope() as session:
             won = session.execute(
-                update(Handoff).where(Handoff.id == handoff_id, Handoff.status == "queued")
+                update(Handoff)
+                .where(Handoff.id == handoff_id, Handoff.status == "queued")
                 .values(status="claimed", volunteer_id=volunteer_id, claimed_at=utcnow(), last_volunteer_reply_at=None)
             ).rowcount
             if not won:
@@ -126,10 +143,13 @@ class Handoffs:
         now = now or utcnow()
         cutoff = now - dt.timedelta(minutes=self.settings.claim_expiry_minutes)
         with session_scope() as session:
-            stale = session.scalars(select(Handoff.id).where(
-                Handoff.status == "claimed", Handoff.claimed_at < cutoff,
-                (Handoff.last_volunteer_reply_at.is_(None)) | (Handoff.last_volunteer_reply_at < cutoff),
-            )).all()
+            stale = session.scalars(
+                select(Handoff.id).where(
+                    Handoff.status == "claimed",
+                    Handoff.claimed_at < cutoff,
+                    (Handoff.last_volunteer_reply_at.is_(None)) | (Handoff.last_volunteer_reply_at < cutoff),
+                )
+            ).all()
         expired = []
         for handoff_id in stale:
             try:
@@ -164,12 +184,14 @@ class Handoffs:
     async def cancel(self, conversation_id: int) -> bool:
         """The citizen stops waiting before anybody claimed the request."""
         with session_scope() as session:
-            handoff = session.scalar(select(Handoff).where(
-                Handoff.conversation_id == conversation_id, Handoff.status == "queued"))
+            handoff = session.scalar(
+                select(Handoff).where(Handoff.conversation_id == conversation_id, Handoff.status == "queued")
+            )
             if handoff is None:
                 return False
             cancelled = session.execute(
-                update(Handoff).where(Handoff.id == handoff.id, Handoff.status == "queued")
+                update(Handoff)
+                .where(Handoff.id == handoff.id, Handoff.status == "queued")
                 .values(status="cancelled", ended_at=utcnow())
             ).rowcount
             if not cancelled:
@@ -216,26 +238,38 @@ class Handoffs:
         if not 1 <= rating <= 5:
             return False
         with session_scope() as session:
-            return bool(session.execute(
-                update(Handoff).where(Handoff.id == handoff_id, Handoff.conversation_id == conversation_id,
-                                      Handoff.status.in_(("handed_back", "closed")))
-                .values(rating=rating)
-            ).rowcount)
+            return bool(
+                session.execute(
+                    update(Handoff)
+                    .where(
+                        Handoff.id == handoff_id,
+                        Handoff.conversation_id == conversation_id,
+                        Handoff.status.in_(("handed_back", "closed")),
+                    )
+                    .values(rating=rating)
+                ).rowcount
+            )
 
     @staticmethod
     def open_handoff(session: Session, conversation_id: int) -> Handoff | None:
-        return session.scalar(select(Handoff).where(
-            Handoff.conversation_id == conversation_id, Handoff.status.in_(OPEN)).order_by(Handoff.id.desc()))
+        return session.scalar(
+            select(Handoff)
+            .where(Handoff.conversation_id == conversation_id, Handoff.status.in_(OPEN))
+            .order_by(Handoff.id.desc())
+        )
 
-    async def _back_to_queue(self, handoff_id: int, volunteer_id: int | None, kind: str,
-                             stale_before: dt.datetime | None = None) -> None:
+    async def _back_to_queue(
+        self, handoff_id: int, volunteer_id: int | None, kind: str, stale_before: dt.datetime | None = None
+    ) -> None:
         with session_scope() as session:
             condition = [Handoff.id == handoff_id, Handoff.status == "claimed"]
             if volunteer_id is not None:
                 condition.append(Handoff.volunteer_id == volunteer_id)
             if stale_before is not None:  # re-checked inside the update: a reply may have just landed
-                condition += [Handoff.claimed_at < stale_before,
-                              (Handoff.last_volunteer_reply_at.is_(None)) | (Handoff.last_volunteer_reply_at < stale_before)]
+                condition += [
+                    Handoff.claimed_at < stale_before,
+                    (Handoff.last_volunteer_reply_at.is_(None)) | (Handoff.last_volunteer_reply_at < stale_before),
+                ]
             previous = session.scalar(select(Handoff.volunteer_id).where(Handoff.id == handoff_id))
             moved = session.execute(
                 update(Handoff).where(*condition).values(status="queued", volunteer_id=None, claimed_at=None)
@@ -250,8 +284,15 @@ class Handoffs:
             event = self._event(session, kind, handoff, previous_volunteer_id=previous)
         await self.bus.emit(event)
 
-    async def _finish(self, handoff_id: int, volunteer_id: int, status: str, owner: Owner,
-                      step: int | None = None, outcome: str | None = None) -> None:
+    async def _finish(
+        self,
+        handoff_id: int,
+        volunteer_id: int,
+        status: str,
+        owner: Owner,
+        step: int | None = None,
+        outcome: str | None = None,
+    ) -> None:
         with session_scope() as session:
             handoff = self._held(session, handoff_id, volunteer_id)
             handoff.status, handoff.ended_at, handoff.outcome = status, utcnow(), outcome
@@ -278,15 +319,19 @@ class Handoffs:
         if volunteer_id is None:
             return
         session.execute(
-            update(HandoffAssignment).where(HandoffAssignment.handoff_id == handoff_id,
-                                            HandoffAssignment.volunteer_id == volunteer_id,
-                                            HandoffAssignment.ended_at.is_(None))
+            update(HandoffAssignment)
+            .where(
+                HandoffAssignment.handoff_id == handoff_id,
+                HandoffAssignment.volunteer_id == volunteer_id,
+                HandoffAssignment.ended_at.is_(None),
+            )
             .values(ended_at=utcnow(), end_reason=reason)
         )
 
     @staticmethod
-    def _event(session: Session, kind: str, handoff: Handoff, previous_volunteer_id: int | None = None,
-               step: int | None = None) -> HandoffChanged:
+    def _event(
+        session: Session, kind: str, handoff: Handoff, previous_volunteer_id: int | None = None, step: int | None = None
+    ) -> HandoffChanged:
         conversation = session.get(Conversation, handoff.conversation_id)
         citizen = session.get(Citizen, conversation.citizen_id)
 
@@ -295,8 +340,15 @@ class Handoffs:
             return volunteer.display_name if volunteer else None
 
         return HandoffChanged(
-            kind=kind, handoff_id=handoff.id, conversation_id=conversation.id, channel=citizen.channel,
-            user_id=citizen.channel_user_id, rasa_sender_id=conversation.rasa_sender_id, reason=handoff.reason,
+            kind=kind,
+            handoff_id=handoff.id,
+            conversation_id=conversation.id,
+            channel=citizen.channel,
+            user_id=citizen.channel_user_id,
+            rasa_sender_id=conversation.rasa_sender_id,
+            reason=handoff.reason,
             volunteer_name=name_of(handoff.volunteer_id) if handoff.status == "claimed" else None,
-            previous_volunteer_name=name_of(previous_volunteer_id), procedure_slug=handoff.procedure_slug, step=step,
+            previous_volunteer_name=name_of(previous_volunteer_id),
+            procedure_slug=handoff.procedure_slug,
+            step=step,
         )

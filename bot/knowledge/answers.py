@@ -5,6 +5,7 @@ A fact's source and review date follow it; "vui lòng xác nhận" is added once
 that is uncertain or from an entry past its review date (REVIEW_AFTER_DAYS); what is missing is
 said once.
 """
+
 from __future__ import annotations
 
 import json
@@ -67,8 +68,11 @@ def follow_up(entry: Procedure, exclude: str | None = None, whole: str | None = 
     if whole in ASPECTS:
         intent, title = ASPECTS[whole]
         buttons.append(_button(f"Xem đủ: {title.lower()}", intent, procedure=entry.slug))
-    buttons += [_button(title, intent, procedure=entry.slug) for aspect, (intent, title) in ASPECTS.items()
-                if aspect not in (exclude, whole)]
+    buttons += [
+        _button(title, intent, procedure=entry.slug)
+        for aspect, (intent, title) in ASPECTS.items()
+        if aspect not in (exclude, whole)
+    ]
     if entry.steps:
         buttons.append(_button("Hướng dẫn từng bước", "guide_me", procedure=entry.slug))
     return Reply("Anh/chị muốn xem thêm gì ạ?", buttons)
@@ -76,8 +80,9 @@ def follow_up(entry: Procedure, exclude: str | None = None, whole: str | None = 
 
 def passage_answer(entry: Procedure, passage: Passage, yes_no: str | None = None) -> Reply:
     lead = f"Dạ {yes_no[0].lower()}{yes_no[1:]}" if yes_no else "Dạ"
-    return Reply(f"{lead}, {passage.text[0].lower()}{passage.text[1:]}\n"
-                 + source_line(entry, passage.source, passage.confirm))
+    return Reply(
+        f"{lead}, {passage.text[0].lower()}{passage.text[1:]}\n" + source_line(entry, passage.source, passage.confirm)
+    )
 
 
 def documents(entry: Procedure) -> Reply:
@@ -95,8 +100,9 @@ def documents(entry: Procedure) -> Reply:
 
 def fee(entry: Procedure) -> Reply:
     if not entry.fee.text:
-        return Reply(f"Dạ, em chưa có mức lệ phí {entry.name}; lệ phí (nếu có) sẽ hiện khi anh/chị nộp hồ sơ. "
-                     + CONFIRM)
+        return Reply(
+            f"Dạ, em chưa có mức lệ phí {entry.name}; lệ phí (nếu có) sẽ hiện khi anh/chị nộp hồ sơ. " + CONFIRM
+        )
     lines = [f"Dạ, về lệ phí {entry.name}: {entry.fee.text}"]
     if entry.fee.legal_basis:
         lines.append("Căn cứ: " + "; ".join(entry.fee.legal_basis) + ".")
@@ -122,8 +128,15 @@ def office_lines(offices: OfficeBook) -> list[str]:
     """Where to go in person and whom to call; what the sources do not give is said once."""
     lines, missing = [], False
     for office in offices.offices:
-        details = [d for d in (office.address, f"giờ làm việc {office.hours}" if office.hours else "",
-                               f"điện thoại {office.hotline}" if office.hotline else "") if d]
+        details = [
+            d
+            for d in (
+                office.address,
+                f"giờ làm việc {office.hours}" if office.hours else "",
+                f"điện thoại {office.hotline}" if office.hotline else "",
+            )
+            if d
+        ]
         missing = missing or not (office.address and office.hours and office.hotline)
         lines.append(f"- {office.name}" + (f": {'; '.join(details)}" if details else ""))
     if missing:
@@ -136,8 +149,11 @@ def office_lines(offices: OfficeBook) -> list[str]:
 def where(entry: Procedure) -> Reply:
     """The entry's own agency and places: a generic list of offices would send citizens to the
     wrong one (VNeID is done at the commune police, not at the city's centre)."""
-    lines = [f"Dạ, nơi giải quyết {entry.name}: {entry.agency.text}" if entry.agency.text
-             else f"Dạ, nơi nộp hồ sơ {entry.name}:"]
+    lines = [
+        f"Dạ, nơi giải quyết {entry.name}: {entry.agency.text}"
+        if entry.agency.text
+        else f"Dạ, nơi nộp hồ sơ {entry.name}:"
+    ]
     lines += [f"- {place}" for place in entry.where]
     return Reply("\n".join(lines) + "\n" + source_line(entry, confirm=entry.agency.confirm))
 
@@ -146,8 +162,11 @@ def online(entry: Procedure, yes_no: bool = False) -> Reply:
     if entry.online.level == "not_applicable":
         return Reply(f"Dạ, {entry.online.text}\n" + source_line(entry, confirm=entry.online.confirm))
     answer = ("Dạ được" if entry.online.level != "in_person" else "Dạ không") if yes_no else "Dạ"
-    lines = [f"{answer}, {entry.name} {ONLINE_LEVEL[entry.online.level]}, trên {PORTAL} hoặc ứng dụng VNeID."
-             if entry.online.level != "in_person" else f"{answer}, {entry.name} {ONLINE_LEVEL['in_person']}."]
+    lines = [
+        f"{answer}, {entry.name} {ONLINE_LEVEL[entry.online.level]}, trên {PORTAL} hoặc ứng dụng VNeID."
+        if entry.online.level != "in_person"
+        else f"{answer}, {entry.name} {ONLINE_LEVEL['in_person']}."
+    ]
     if entry.online.in_person_reason:
         lines.append(f"Phải đến trực tiếp khi: {entry.online.in_person_reason}")
     return Reply("\n".join(lines) + "\n" + source_line(entry, confirm=entry.online.confirm))
@@ -191,11 +210,16 @@ def aspect_answer(entry: Procedure, aspect: str, yes_no: bool = False) -> Reply:
 def choose_procedure(candidates: list[tuple[str, str]], aspect_intent: str, guessed: bool = False) -> Reply:
     """Ask which procedure is meant, with a button per candidate (slug, name). When nothing in
     the question pointed anywhere, say so honestly and offer a volunteer too."""
-    buttons = [{"title": name[:60], "payload": intent_payload(aspect_intent, procedure=slug)} for slug, name in candidates]
+    buttons = [
+        {"title": name[:60], "payload": intent_payload(aspect_intent, procedure=slug)} for slug, name in candidates
+    ]
     if guessed:
         buttons.append(_button("Gặp tình nguyện viên", "request_human"))
-        return Reply("Dạ, em chưa rõ anh/chị hỏi về thủ tục nào. Anh/chị chọn một thủ tục dưới đây, hoặc nhắn rõ "
-                     "tên thủ tục giúp em nhé.", buttons)
+        return Reply(
+            "Dạ, em chưa rõ anh/chị hỏi về thủ tục nào. Anh/chị chọn một thủ tục dưới đây, hoặc nhắn rõ "
+            "tên thủ tục giúp em nhé.",
+            buttons,
+        )
     return Reply("Dạ, anh/chị hỏi về thủ tục nào ạ?", buttons)
 
 
@@ -207,8 +231,13 @@ def decline(name: str | None, code: str | None) -> list[Reply]:
     else:
         first = "Dạ, em chưa có hướng dẫn cho câu hỏi này; em chỉ hướng dẫn một số thủ tục hành chính thường gặp."
         look = f"Anh/chị có thể tìm tên thủ tục trên {PORTAL}."
-    return [Reply(first), Reply(look + " Hoặc em nhờ tình nguyện viên hỗ trợ anh/chị nhé.",
-                                [_button("Gặp tình nguyện viên", "request_human")])]
+    return [
+        Reply(first),
+        Reply(
+            look + " Hoặc em nhờ tình nguyện viên hỗ trợ anh/chị nhé.",
+            [_button("Gặp tình nguyện viên", "request_human")],
+        ),
+    ]
 
 
 def small_talk(intent: str, privacy_notice: Reply) -> list[Reply]:
@@ -216,14 +245,19 @@ def small_talk(intent: str, privacy_notice: Reply) -> list[Reply]:
     if intent == "greet":
         buttons = [_button(title, "choose_procedure", procedure=slug) for slug, title in POPULAR.items()]
         buttons.append(_button("Tra cứu hồ sơ", "ask_status"))
-        return [Reply("Dạ, em chào anh/chị! Em là trợ lý ảo hướng dẫn thủ tục hành chính: giấy tờ cần có, lệ phí, "
-                      "thời gian, nơi nộp và cách tự nộp hồ sơ trực tuyến."),
-                privacy_notice, Reply("Anh/chị cần hỏi về thủ tục nào ạ?", buttons)]
+        return [
+            Reply(
+                "Dạ, em chào anh/chị! Em là trợ lý ảo hướng dẫn thủ tục hành chính: giấy tờ cần có, lệ phí, "
+                "thời gian, nơi nộp và cách tự nộp hồ sơ trực tuyến."
+            ),
+            privacy_notice,
+            Reply("Anh/chị cần hỏi về thủ tục nào ạ?", buttons),
+        ]
     texts = {
         "thank": "Dạ, không có gì ạ. Anh/chị cần hỏi thêm thủ tục nào cứ nhắn em nhé.",
         "goodbye": "Dạ, chúc anh/chị một ngày tốt lành. Khi cần, anh/chị cứ nhắn em nhé!",
         "bot_challenge": "Dạ, em là trợ lý ảo (máy), không phải cán bộ. Thông tin em đưa lấy từ Cổng Dịch vụ công "
-                         "quốc gia và văn bản pháp luật.",
+        "quốc gia và văn bản pháp luật.",
     }
     return [Reply(texts.get(intent, "Dạ, anh/chị cần hỏi về thủ tục nào ạ?"))]
 

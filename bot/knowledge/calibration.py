@@ -1,6 +1,7 @@
 """Fit the search's confidence (`make model`): a logistic model over the search features, on
 training-side questions only — templated questions about every entry in every register, and
 questions about things the catalogue does not cover (knowledge/training/, NLU out_of_scope)."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,16 @@ from bot.knowledge.search import Calibration, KnowledgeIndex, content_key
 from bot.text import abbreviate, fold, normalize
 
 # Different from the training templates, so the fit sees question shapes the model did not learn.
-TEMPLATES = ["cho hỏi {} với", "{} thì sao ạ", "tư vấn giúp em {}", "làm {} mất bao nhiêu tiền",
-             "{} cần chuẩn bị gì", "nộp {} ở chỗ nào", "em đang cần {}", "hướng dẫn {} giúp mình"]
+TEMPLATES = [
+    "cho hỏi {} với",
+    "{} thì sao ạ",
+    "tư vấn giúp em {}",
+    "làm {} mất bao nhiêu tiền",
+    "{} cần chuẩn bị gì",
+    "nộp {} ở chỗ nào",
+    "em đang cần {}",
+    "hướng dẫn {} giúp mình",
+]
 IN_CATALOGUE_ABSTAIN = 0.02  # at most this share of in-catalogue questions may be declined
 
 
@@ -30,7 +39,9 @@ def out_of_catalogue(root: Path, nlu_dir: Path) -> list[str]:
     return texts
 
 
-def samples(index: KnowledgeIndex, ooc: list[str], held_out: dict[str, list[str]], rng: random.Random) -> list[tuple[str, int]]:
+def samples(
+    index: KnowledgeIndex, ooc: list[str], held_out: dict[str, list[str]], rng: random.Random
+) -> list[tuple[str, int]]:
     found = [(text, 1) for texts in held_out.values() for text in texts]
     for entry in index.entries:
         for name in [entry.title, *entry.aliases]:
@@ -62,5 +73,7 @@ def fit(index: KnowledgeIndex, data: list[tuple[str, int]]) -> Calibration:
 def calibrate(index: KnowledgeIndex, root: Path, nlu_dir: Path, out: Path) -> Calibration:
     held_out = nlu_examples(nlu_dir, calibration=True)
     result = fit(index, samples(index, out_of_catalogue(root, nlu_dir), held_out, random.Random(SEED)))
-    out.write_text(json.dumps({"coef": result.coef, "intercept": result.intercept, "threshold": result.threshold}, indent=2))
+    out.write_text(
+        json.dumps({"coef": result.coef, "intercept": result.intercept, "threshold": result.threshold}, indent=2)
+    )
     return result

@@ -7,6 +7,7 @@ Rasa's entity. No intent alone decides it: "tới đâu" is a *where* question a
 named, and only with nothing named is it dossier tracking. Greetings and thanks around a question
 never swallow it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -32,8 +33,13 @@ KNOWN_WORDS = 0.3  # below this share of words any procedure name uses, a messag
 FITS = 0.8
 FITS_IF_NOTHING_ELSE = 0.6
 # Words of aspect cues, left out when a declined question is named back to the citizen.
-CUE_WORDS = {w for phrases in ASPECT_CUES.values() for p in phrases for w in p.split()
-             if w not in ("giay", "to", "ho", "so", "xa", "phuong")}
+CUE_WORDS = {
+    w
+    for phrases in ASPECT_CUES.values()
+    for p in phrases
+    for w in p.split()
+    if w not in ("giay", "to", "ho", "so", "xa", "phuong")
+}
 
 
 @dataclass(frozen=True)
@@ -72,9 +78,12 @@ class Decision:
 
 
 # aspect cues and generic words of every procedure name, longest first
-_CUES = sorted({p for phrases in ASPECT_CUES.values() for p in phrases}
-               | {fold(normalize(p)) for p in ("đăng ký", "thủ tục", "hồ sơ", "giấy tờ", "làm sao")},
-               key=len, reverse=True)
+_CUES = sorted(
+    {p for phrases in ASPECT_CUES.values() for p in phrases}
+    | {fold(normalize(p)) for p in ("đăng ký", "thủ tục", "hồ sơ", "giấy tờ", "làm sao")},
+    key=len,
+    reverse=True,
+)
 _GENERIC = tuple(fold(normalize(w)) + " " for w in ("thủ tục", "đăng ký", "làm lại", "làm", "xin cấp", "cấp", "xin"))
 
 
@@ -107,14 +116,19 @@ def resolve(index: KnowledgeIndex, question: Question, evidence: Evidence) -> Re
         found = _at_level(index, level, evidence, unsure, clause=level == question.clause)
         if found is not None:
             return found
-    if (evidence.intent == "ask_status" and evidence.confidence >= SURE_INTENT and TRACKING in index.by_slug
-            and not mentioned(index, question.asked)):  # "hồ sơ của tôi tới đâu rồi", naming nothing
+    if (
+        evidence.intent == "ask_status"
+        and evidence.confidence >= SURE_INTENT
+        and TRACKING in index.by_slug
+        and not mentioned(index, question.asked)
+    ):  # "hồ sơ của tôi tới đâu rồi", naming nothing
         return Resolution(TRACKING, why="status")
     named = naming_words(question.asked)
     if named and index.outside.known_share(" ".join(named)) < KNOWN_WORDS:
         # words nothing is known by ("asdkjh qwe"): not understood, whatever the context
-        return Resolution(None, candidates=[slug for slug in answers.POPULAR if slug in index.by_slug], guessed=True,
-                          why="nothing")
+        return Resolution(
+            None, candidates=[slug for slug in answers.POPULAR if slug in index.by_slug], guessed=True, why="nothing"
+        )
     if evidence.context in index.by_slug:
         return Resolution(evidence.context, why="context")
     if question.story:
@@ -130,7 +144,9 @@ def resolve(index: KnowledgeIndex, question: Question, evidence: Evidence) -> Re
     if len(named) >= 2:
         # something specific was asked, in words we know, and nothing of ours fits
         return Resolution(None, decline=_decline(index, question.focus or question.asked), why="nothing")
-    return Resolution(None, candidates=[slug for slug in answers.POPULAR if slug in index.by_slug], guessed=True, why="nothing")
+    return Resolution(
+        None, candidates=[slug for slug in answers.POPULAR if slug in index.by_slug], guessed=True, why="nothing"
+    )
 
 
 def _starts_asking(text: str) -> bool:
@@ -186,8 +202,8 @@ def _overlap(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> bool:
 def _core(name: str) -> str:
     """A name without its leading generic verb ("đăng ký khai tử" → "khai tử")."""
     for generic in _GENERIC:
-        if name.startswith(generic) and len(name[len(generic):].split()) >= 2:
-            return _core(name[len(generic):])
+        if name.startswith(generic) and len(name[len(generic) :].split()) >= 2:
+            return _core(name[len(generic) :])
     return name
 
 
@@ -203,12 +219,12 @@ def _names(index: KnowledgeIndex) -> list[tuple[str, set[str]]]:
     return found
 
 
-def _at_level(index: KnowledgeIndex, text: str, evidence: Evidence, unsure: list[str],
-              clause: bool = False) -> Resolution | None:
+def _at_level(
+    index: KnowledgeIndex, text: str, evidence: Evidence, unsure: list[str], clause: bool = False
+) -> Resolution | None:
     """The procedure one part of the message names, a decline, or None: this part names nothing
     for sure (a guess the search made is added to `unsure`)."""
-    if not naming_words(text) or (clause and first_cue(padded(text)) == "eligibility"
-                                  and _starts_asking(text)):
+    if not naming_words(text) or (clause and first_cue(padded(text)) == "eligibility" and _starts_asking(text)):
         return None
     outside = index.outside
     result = index.search(text, k=5)
@@ -289,12 +305,14 @@ def decide(index: KnowledgeIndex, evidence: Evidence) -> Decision:
     return Decision(About(entry.slug, aspect, "answer"), lead + [main, more], found.why)
 
 
-def unresolved(index: KnowledgeIndex, found: Resolution, aspect: str | None, intent: str,
-               lead: list[Reply] = ()) -> Decision:
+def unresolved(
+    index: KnowledgeIndex, found: Resolution, aspect: str | None, intent: str, lead: list[Reply] = ()
+) -> Decision:
     """No procedure: decline by name, or ask which one with buttons that carry `intent`."""
     if found.decline is not None:
-        return Decision(About(None, aspect, "decline"), [*lead, *answers.decline(found.decline.name, found.decline.code)],
-                        found.why)
+        return Decision(
+            About(None, aspect, "decline"), [*lead, *answers.decline(found.decline.name, found.decline.code)], found.why
+        )
     names = [(slug, index.by_slug[slug].title) for slug in found.candidates]
     ask = answers.choose_procedure(names, intent, found.guessed)
     return Decision(About(None, aspect, "clarify"), [*lead, ask], found.why)

@@ -4,21 +4,24 @@ No model hub is reachable, so `make model` trains a small static-embedding model
 vocabulary learnt from the corpus, one vector per token, mean pooled) with in-batch contrastive
 loss: texts that name the same procedure (titles, aliases, FAQ variants, NLU examples, with
 diacritic-stripped and abbreviated copies) are pulled together. Seeded and reproducible; the
-result is saved in `models/embedding/` and loaded with `SentenceTransformer(path)`, like any other
-model a deployment may name in the EMBEDDING_MODEL setting.
+result is saved in `models/embedding/` in sentence-transformers' format.
+
+Serving needs no torch: the static model is evaluated with numpy, its tokenizer and its weights
+(`StaticEncoder`). Training, and any other model a deployment names in the EMBEDDING_MODEL setting,
+use sentence-transformers and torch, the `model` extra (pyproject.toml, requirements/model.lock).
 """
+
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
-import torch
 import yaml
-from tqdm import tqdm
 
 from bot.knowledge.files import read_all
 from bot.knowledge.schema import Procedure
@@ -26,8 +29,16 @@ from bot.text import abbreviate, fold, normalize
 
 SEED = 20251127
 ASPECT_TEMPLATES = [
-    "{} cần giấy tờ gì", "{} cần những gì", "lệ phí {} bao nhiêu", "{} mất bao lâu", "{} ở đâu",
-    "{} online được không", "thủ tục {} như thế nào", "muốn {} thì làm sao", "hỏi về {}", "{}",
+    "{} cần giấy tờ gì",
+    "{} cần những gì",
+    "lệ phí {} bao nhiêu",
+    "{} mất bao lâu",
+    "{} ở đâu",
+    "{} online được không",
+    "thủ tục {} như thế nào",
+    "muốn {} thì làm sao",
+    "hỏi về {}",
+    "{}",
 ]
 ENTITY_RE = re.compile(r"\[([^\]]+)\]\{\"entity\": \"procedure\", \"value\": \"([a-z0-9-]+)\"\}")
 
@@ -110,10 +121,20 @@ def _batches(pairs: list[tuple[str, str]], size: int, rng: random.Random):
         rng.shuffle(pending)
 
 
-def train(knowledge_dir: Path, nlu_dir: Path, out: Path, dim: int = 256, vocab_size: int = 6000,
-          epochs: int = 6, batch_size: int = 24, limit: int | None = None) -> Path:
+def train(
+    knowledge_dir: Path,
+    nlu_dir: Path,
+    out: Path,
+    dim: int = 256,
+    vocab_size: int = 6000,
+    epochs: int = 6,
+    batch_size: int = 24,
+    limit: int | None = None,
+) -> Path:
+    import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import StaticEmbedding
+    from tqdm import tqdm
 
     random.seed(SEED)
     np.random.seed(SEED)
@@ -129,7 +150,7 @@ def train(knowledge_dir: Path, nlu_dir: Path, out: Path, dim: int = 256, vocab_s
     optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
     scale = 20.0
 
-    def embed(texts: list[str]) -> torch.Tensor:
+    def embed(texts: list[str]) -> "torch.Tensor":
         features = model.preprocess(texts)
         return torch.nn.functional.normalize(model(features)["sentence_embedding"], dim=-1)
 
@@ -150,19 +171,67 @@ def train(knowledge_dir: Path, nlu_dir: Path, out: Path, dim: int = 256, vocab_s
     return out
 
 
-class Encoder:
-    """A sentence-transformers model by path or id; `id` names it in the vector table."""
+class ModelExtraMissing(RuntimeError):
+    """EMBEDDING_MODEL names a model that needs sentence-transformers, which is not installed."""
+
+
+def is_static_model(path: Path) -> bool:
+    """A sentence-transformers folder holding one StaticEmbedding module (what `make model` saves)."""
+    modules = path / "modules.json"
+    if not modules.is_file():
+        return False
+    types = [m.get("type", "") for m in json.loads(modules.read_text(encoding="utf-8"))]
+    return len(types) == 1 and types[0].endswith(".StaticEmbedding")
+
+
+class StaticEncoder:
+    """The static model without torch: the tokenizer's ids (no special tokens, no padding), then
+    the mean of their rows, which is what sentence-transformers' EmbeddingBag computes."""
+
+    def __init__(self, path: Path):
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.table = load_file(str(path / "model.safetensors"))["embedding.weight"].astype(np.float32)
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        vectors = np.zeros((len(texts), self.table.shape[1]), dtype=np.float32)
+        for row, encoding in enumerate(self.tokenizer.encode_batch(texts, add_special_tokens=False)):
+            if encoding.ids:  # an empty bag stays zero, as in EmbeddingBag
+                vectors[row] = self.table[encoding.ids].mean(axis=0)
+        return vectors
+
+
+class TransformerEncoder:
+    """Any other sentence-transformers model, by path or id (the `model` extra)."""
 
     def __init__(self, name_or_path: str):
-        from sentence_transformers import SentenceTransformer
-
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise ModelExtraMissing(
+                f"EMBEDDING_MODEL={name_or_path} needs sentence-transformers: install the model extra "
+                "(see README, 'Environments')"
+            ) from exc
         self.model = SentenceTransformer(name_or_path, device="cpu")
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        return self.model.encode(texts, convert_to_numpy=True, show_progress_bar=False)
+
+
+class Encoder:
+    """Unit sentence vectors from a model folder or id; `id` names the model in the vector table."""
+
+    def __init__(self, name_or_path: str):
         path = Path(name_or_path)
+        self.embed = StaticEncoder(path) if is_static_model(path) else TransformerEncoder(name_or_path)
         weights = sorted(path.glob("*.safetensors")) if path.is_dir() else []
         digest = hashlib.sha256(name_or_path.encode() if not weights else b"".join(w.read_bytes() for w in weights))
         self.id = digest.hexdigest()[:16]
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        vectors = self.model.encode([normalize(t) for t in texts], convert_to_numpy=True, show_progress_bar=False)
+        vectors = self.embed([normalize(t) for t in texts])
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return (vectors / np.maximum(norms, 1e-9)).astype(np.float32)

@@ -1,4 +1,5 @@
 """Read and validate the knowledge files; errors name the file, the field and the line."""
+
 from __future__ import annotations
 
 import difflib
@@ -54,7 +55,7 @@ def _read(path: Path, model: type, wrap: str | None = None):
         return model.model_validate({wrap: data} if wrap else data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        loc = tuple(first["loc"])[1 if wrap else 0:]
+        loc = tuple(first["loc"])[1 if wrap else 0 :]
         field = ".".join(str(p) for p in loc)
         raise KnowledgeError(path, field, _node_line(root, loc), first["msg"]) from exc
 
@@ -87,9 +88,14 @@ def dump_yaml(data: Any) -> str:
 
 def yaml_diff(before: dict[str, Any], after: dict[str, Any], before_name: str, after_name: str) -> str:
     """A unified diff of two entries as their YAML files read: what a reviewer is shown."""
-    return "".join(difflib.unified_diff(dump_yaml(before).splitlines(keepends=True),
-                                        dump_yaml(after).splitlines(keepends=True),
-                                        fromfile=before_name, tofile=after_name))
+    return "".join(
+        difflib.unified_diff(
+            dump_yaml(before).splitlines(keepends=True),
+            dump_yaml(after).splitlines(keepends=True),
+            fromfile=before_name,
+            tofile=after_name,
+        )
+    )
 
 
 def read_all(root: Path) -> tuple[list[Procedure], OfficeBook]:

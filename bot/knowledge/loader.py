@@ -5,6 +5,7 @@ A staff edit made in the database after the last load is never overwritten: the 
 conflict and keeps the staff revision. A file whose content is the database's (an export) hands the
 entry back to the files: later file edits apply again.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -45,7 +46,9 @@ def _upsert(session: Session, slug: str, kind: str, title: str, data: dict, repo
     digest = _content_hash(data)
     row = session.get(KnowledgeEntry, slug)
     if row is None:
-        session.add(KnowledgeEntry(slug=slug, kind=kind, title=title, data=data, revision=1, origin="file", file_hash=digest))
+        session.add(
+            KnowledgeEntry(slug=slug, kind=kind, title=title, data=data, revision=1, origin="file", file_hash=digest)
+        )
         session.add(KnowledgeRevision(slug=slug, revision=1, data=data, origin="file"))
         report.added.append(slug)
         return
@@ -126,10 +129,14 @@ def load_command(root: Path | None = None) -> int:
     except KnowledgeError as err:
         log.error("knowledge not loaded, database untouched: %s", err)
         return 1
-    log.info("knowledge: %d added, %d updated, %d unchanged", len(report.added), len(report.updated), len(report.unchanged))
+    log.info(
+        "knowledge: %d added, %d updated, %d unchanged", len(report.added), len(report.updated), len(report.unchanged)
+    )
     build_live_index()  # embeds what changed now, so the first citizen does not wait for it
     for slug in report.conflicts:
-        log.warning("knowledge conflict: %s was edited in the database after the last load; the file was not applied", slug)
+        log.warning(
+            "knowledge conflict: %s was edited in the database after the last load; the file was not applied", slug
+        )
     return 0
 
 

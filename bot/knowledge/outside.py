@@ -9,6 +9,7 @@ Two kinds of evidence:
 Words weigh by their rarity across the national names and the catalogue (IDF), so "đăng ký" or
 "cấp" decide nothing while "sáng chế" or "nước ngoài" do.
 """
+
 from __future__ import annotations
 
 import csv
@@ -25,10 +26,13 @@ from bot.knowledge.schema import Outside, Procedure
 from bot.text import fold, normalize
 
 # Words of the national names that say nothing about which procedure it is.
-_NAME_NOISE = frozenset(fold(normalize(w)) for w in (
-    "thủ tục của đối với cho và các trong tại theo việc về trường hợp thực hiện cấp đăng ký giấy "
-    "hoặc được có là do một khi người thuộc"
-).split())
+_NAME_NOISE = frozenset(
+    fold(normalize(w))
+    for w in (
+        "thủ tục của đối với cho và các trong tại theo việc về trường hợp thực hiện cấp đăng ký giấy "
+        "hoặc được có là do một khi người thuộc"
+    ).split()
+)
 # How much more of the question a national name must explain than the best catalogue entry.
 MARGIN = 0.3
 MIN_EXPLAINED = 0.55
@@ -52,7 +56,7 @@ def _spoken(name: str) -> str:
     """A national name as said in a sentence: no leading "Thủ tục", lower-case first letter."""
     for prefix in ("Thủ tục ", "Thủ tuc "):
         if name.startswith(prefix):
-            name = name[len(prefix):]
+            name = name[len(prefix) :]
     return name[:1].lower() + name[1:]
 
 
@@ -61,8 +65,11 @@ class OutsideIndex:
         self._names = [(code, _spoken(name)) for code, name in national]
         # every topic as groups of folded phrases, one of each group to be said: a term is a group of one
         self._topics = [([[padded(t)] for t in [term]], topic) for topic in outside.topics for term in topic.terms]
-        self._topics += [([[padded(t) for t in group] for group in topic.together], topic)
-                         for topic in outside.topics if topic.together]
+        self._topics += [
+            ([[padded(t) for t in group] for group in topic.together], topic)
+            for topic in outside.topics
+            if topic.together
+        ]
         documents = [set(terms(name)) for _, name in self._names]
         self._entry_terms = {e.slug: set(terms(" . ".join(procedure_texts(e)))) for e in entries}
         frequency = Counter(t for doc in [*documents, *self._entry_terms.values()] for t in doc)
@@ -127,7 +134,8 @@ class OutsideIndex:
         explained = score / weight
         extra = sum(self._idf[t] for t in (asked & self._documents[best]) - covered) / weight
         if (relaxed and explained >= NAMES_IT) or (
-                explained >= MIN_EXPLAINED and explained - inside >= MARGIN and extra >= MARGIN):
+            explained >= MIN_EXPLAINED and explained - inside >= MARGIN and extra >= MARGIN
+        ):
             code, name = self._names[best]
             return Match(name, code)
         return None
@@ -136,8 +144,11 @@ class OutsideIndex:
 def read_national(path: Path) -> list[tuple[str, str]]:
     """National procedures that are not ours (rows without a catalogue slug)."""
     with path.open(encoding="utf-8") as handle:
-        return [(row["code"], row["name"]) for row in csv.DictReader(handle, delimiter="\t")
-                if not (row.get("catalogue_slug") or "").strip()]
+        return [
+            (row["code"], row["name"])
+            for row in csv.DictReader(handle, delimiter="\t")
+            if not (row.get("catalogue_slug") or "").strip()
+        ]
 
 
 @lru_cache(maxsize=4)

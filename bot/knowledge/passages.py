@@ -1,6 +1,7 @@
 """Every fact of an entry as a passage that can be quoted alone, with its aspect and source, and
 the choice of the passage that answers a specific question ("trong bao nhiêu ngày phải đi khai
 sinh" → the 60-day line, not the whole processing-time field)."""
+
 from __future__ import annotations
 
 import re
@@ -87,8 +88,16 @@ def passages(entry: Procedure) -> list[Passage]:
     for line in entry.after_submission:
         add("process", line)
     for faq in entry.faq:
-        out.append(Passage(entry.slug, "faq", _sentence(faq.answer), source_of(entry, faq.source),
-                           entry.confidence == "low", " ".join(faq.questions)))
+        out.append(
+            Passage(
+                entry.slug,
+                "faq",
+                _sentence(faq.answer),
+                source_of(entry, faq.source),
+                entry.confidence == "low",
+                " ".join(faq.questions),
+            )
+        )
     return out
 
 

@@ -7,6 +7,7 @@ in seconds with no Rasa retraining: once the caller's transaction commits, the R
 
 Also what the editor shows around a publish: the list of entries, revisions with a diff of their
 YAML, and review dates."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -57,16 +58,26 @@ def validate(slug: str, data: Any) -> BaseModel:
     return MODELS[kind_of(slug)].model_validate(data)
 
 
-def publish(session: Session, slug: str, data: Any, *, actor_id: int | None, author: str | None,
-            expected_revision: int | None, origin: str = "staff", action: str = "knowledge.publish") -> int:
+def publish(
+    session: Session,
+    slug: str,
+    data: Any,
+    *,
+    actor_id: int | None,
+    author: str | None,
+    expected_revision: int | None,
+    origin: str = "staff",
+    action: str = "knowledge.publish",
+) -> int:
     """Publish `data` as the next revision of `slug`; returns that revision number."""
     entry = validate(slug, data)
     row = session.scalar(select(KnowledgeEntry).where(KnowledgeEntry.slug == slug).with_for_update())
     if row is None:
         raise PublishError(404, "Không có mục kiến thức này.")
     if expected_revision is not None and expected_revision != row.revision:
-        raise PublishError(409, "Mục này vừa được người khác cập nhật; anh/chị tải lại bản mới rồi sửa tiếp.",
-                           revision=row.revision)
+        raise PublishError(
+            409, "Mục này vừa được người khác cập nhật; anh/chị tải lại bản mới rồi sửa tiếp.", revision=row.revision
+        )
     content = entry.model_dump(mode="json")
     row.revision += 1
     row.data, row.origin, row.updated_at = content, origin, utcnow()
@@ -95,12 +106,14 @@ def restore(session: Session, slug: str, revision: int, *, actor_id: int | None,
     old = _revision_row(session, slug, revision)
     if old is None:
         raise PublishError(404, "Không có phiên bản này.")
-    return publish(session, slug, old.data, actor_id=actor_id, author=author, expected_revision=None,
-                   action="knowledge.restore")
+    return publish(
+        session, slug, old.data, actor_id=actor_id, author=author, expected_revision=None, action="knowledge.restore"
+    )
 
 
-def mark_reviewed(session: Session, slug: str, *, actor_id: int | None, author: str | None,
-                  expected_revision: int | None) -> int:
+def mark_reviewed(
+    session: Session, slug: str, *, actor_id: int | None, author: str | None, expected_revision: int | None
+) -> int:
     """Publish the entry as reviewed today (the offices' date): it leaves the review list and its
     answers stop asking to confirm with the office for being old."""
     row = session.get(KnowledgeEntry, slug)
@@ -108,8 +121,15 @@ def mark_reviewed(session: Session, slug: str, *, actor_id: int | None, author: 
         raise PublishError(404, "Không có mục kiến thức này.")
     if row.kind != "procedure":
         raise PublishError(422, "Mục này không có ngày rà soát.", field="reviewed_at")
-    return publish(session, slug, {**row.data, "reviewed_at": today().isoformat()}, actor_id=actor_id,
-                   author=author, expected_revision=expected_revision, action="knowledge.reviewed")
+    return publish(
+        session,
+        slug,
+        {**row.data, "reviewed_at": today().isoformat()},
+        actor_id=actor_id,
+        author=author,
+        expected_revision=expected_revision,
+        action="knowledge.reviewed",
+    )
 
 
 def entry(session: Session, slug: str) -> KnowledgeEntry:
@@ -124,12 +144,19 @@ def entries(session: Session) -> list[dict[str, Any]]:
     listed = []
     for row in session.scalars(select(KnowledgeEntry).order_by(KnowledgeEntry.kind.desc(), KnowledgeEntry.title)):
         reviewed_at = row.data.get("reviewed_at") if row.kind == "procedure" else None
-        listed.append({
-            "slug": row.slug, "kind": row.kind, "title": row.title, "revision": row.revision,
-            "reviewed_at": reviewed_at, "due_for_review": due_since(reviewed_at) is not None,
-            "faq": [{"id": f["id"], "questions": f["questions"]} for f in row.data.get("faq", [])]
-            if row.kind == "procedure" else [],
-        })
+        listed.append(
+            {
+                "slug": row.slug,
+                "kind": row.kind,
+                "title": row.title,
+                "revision": row.revision,
+                "reviewed_at": reviewed_at,
+                "due_for_review": due_since(reviewed_at) is not None,
+                "faq": [{"id": f["id"], "questions": f["questions"]} for f in row.data.get("faq", [])]
+                if row.kind == "procedure"
+                else [],
+            }
+        )
     return listed
 
 
@@ -139,15 +166,22 @@ def due_for_review(session: Session) -> list[dict[str, Any]]:
     for row in session.scalars(select(KnowledgeEntry).where(KnowledgeEntry.kind == "procedure")):
         since = due_since(row.data.get("reviewed_at"))
         if since is not None:
-            due.append({"slug": row.slug, "title": row.title, "reviewed_at": row.data["reviewed_at"],
-                        "due_since": since.isoformat()})
+            due.append(
+                {
+                    "slug": row.slug,
+                    "title": row.title,
+                    "reviewed_at": row.data["reviewed_at"],
+                    "due_since": since.isoformat(),
+                }
+            )
     return sorted(due, key=lambda d: (d["due_since"], d["slug"]))
 
 
 def revisions(session: Session, slug: str) -> list[dict[str, Any]]:
     entry(session, slug)
-    rows = session.scalars(select(KnowledgeRevision).where(KnowledgeRevision.slug == slug)
-                           .order_by(KnowledgeRevision.revision.desc()))
+    rows = session.scalars(
+        select(KnowledgeRevision).where(KnowledgeRevision.slug == slug).order_by(KnowledgeRevision.revision.desc())
+    )
     return [_revision_head(r) for r in rows]
 
 
@@ -157,16 +191,24 @@ def revision(session: Session, slug: str, number: int) -> dict[str, Any]:
     if row is None:
         raise PublishError(404, "Không có phiên bản này.")
     before = _revision_row(session, slug, number - 1)
-    diff = "" if before is None else yaml_diff(before.data, row.data, f"{slug} @{before.revision}", f"{slug} @{row.revision}")
+    diff = (
+        ""
+        if before is None
+        else yaml_diff(before.data, row.data, f"{slug} @{before.revision}", f"{slug} @{row.revision}")
+    )
     return {**_revision_head(row), "entry": row.data, "diff": diff}
 
 
 def _revision_row(session: Session, slug: str, number: int) -> KnowledgeRevision | None:
-    return session.scalar(select(KnowledgeRevision).where(KnowledgeRevision.slug == slug,
-                                                          KnowledgeRevision.revision == number))
+    return session.scalar(
+        select(KnowledgeRevision).where(KnowledgeRevision.slug == slug, KnowledgeRevision.revision == number)
+    )
 
 
 def _revision_head(row: KnowledgeRevision) -> dict[str, Any]:
-    return {"revision": row.revision, "author": row.author, "origin": row.origin,
-            "at": as_utc(row.created_at).isoformat()}
-
+    return {
+        "revision": row.revision,
+        "author": row.author,
+        "origin": row.origin,
+        "at": as_utc(row.created_at).isoformat(),
+    }

@@ -4,6 +4,7 @@ Every fact a citizen may act on (fee, time, documents, where) carries `confirm`:
 source is secondary, old or contradictory, so the assistant adds "vui lòng xác nhận lại với cơ quan
 tiếp nhận". A fact no source states is `null`/empty and listed under `uncertain`; never guessed.
 """
+
 from __future__ import annotations
 
 import datetime as dt

@@ -8,6 +8,7 @@ search abstains below the calibrated threshold: a question outside the catalogue
 answered with the nearest neighbour. Index and vectors live in the database and follow each
 entry's revision, so an edit is live in seconds and re-embeds only that entry.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,9 @@ from sqlalchemy import delete, func, select
 
 from bot.knowledge import outside as outside_knowledge
 from bot.knowledge.embedding import Encoder, procedure_texts
-from bot.knowledge.store import procedures as load_procedures, shared_version
 from bot.knowledge.schema import Procedure
+from bot.knowledge.store import procedures as load_procedures
+from bot.knowledge.store import shared_version
 from bot.settings import get_settings
 from bot.storage.db import session_scope
 from bot.storage.models import KnowledgeEntry, SearchVector
@@ -34,15 +36,37 @@ from bot.text import fold, normalize
 # Words and phrases that say what is asked, not which procedure it is about. Aspect phrases are
 # here so that a follow-up like "còn lệ phí thì sao" keeps the conversation's procedure instead of
 # matching the entry about paying fees online.
-STOP_PHRASES = tuple(normalize(p) for p in (
-    "thủ tục", "như thế nào", "thế nào", "làm sao", "ở đâu", "bao nhiêu", "bao lâu", "giấy tờ", "hồ sơ",
-    "lệ phí", "chi phí", "thời gian", "mấy ngày", "trực tuyến", "qua mạng", "hướng dẫn", "từng bước",
-    "chuẩn bị", "mang theo",
-))
-STOPWORDS = frozenset(normalize(w) for w in (
-    "gì những cần phải có được không tôi em anh chị mình muốn cho của thì là và với ạ ơi vậy hả nhé "
-    "hỏi xin cách còn sao đâu phí tiền mất tốn gồm nộp online"
-).split())
+STOP_PHRASES = tuple(
+    normalize(p)
+    for p in (
+        "thủ tục",
+        "như thế nào",
+        "thế nào",
+        "làm sao",
+        "ở đâu",
+        "bao nhiêu",
+        "bao lâu",
+        "giấy tờ",
+        "hồ sơ",
+        "lệ phí",
+        "chi phí",
+        "thời gian",
+        "mấy ngày",
+        "trực tuyến",
+        "qua mạng",
+        "hướng dẫn",
+        "từng bước",
+        "chuẩn bị",
+        "mang theo",
+    )
+)
+STOPWORDS = frozenset(
+    normalize(w)
+    for w in (
+        "gì những cần phải có được không tôi em anh chị mình muốn cho của thì là và với ạ ơi vậy hả nhé "
+        "hỏi xin cách còn sao đâu phí tiền mất tốn gồm nộp online"
+    ).split()
+)
 RRF_K = 10  # small: the catalogue has tens of entries, not thousands
 # A runner-up this close to the best in both lists makes the question ambiguous: ask the citizen.
 CLOSE_BM25_RATIO = 0.85
@@ -131,8 +155,14 @@ def _ranks(scores: np.ndarray) -> np.ndarray:
 
 
 class KnowledgeIndex:
-    def __init__(self, entries: list[Procedure], encoder: Encoder | None, vectors: dict[str, np.ndarray] | None = None,
-                 calibration: Calibration | None = None, outside_dir: Path | None = None):
+    def __init__(
+        self,
+        entries: list[Procedure],
+        encoder: Encoder | None,
+        vectors: dict[str, np.ndarray] | None = None,
+        calibration: Calibration | None = None,
+        outside_dir: Path | None = None,
+    ):
         self.entries = sorted(entries, key=lambda e: e.slug)
         # what the catalogue does not cover, to decline by name (see bot.knowledge.outside)
         self.outside = outside_knowledge.build(outside_dir, self.entries) if outside_dir else None
@@ -192,8 +222,16 @@ class KnowledgeIndex:
         b = np.sort(bm25)[::-1]
         d = np.sort(dense)[::-1]
         agree = float(np.argmax(bm25) == np.argmax(dense)) if b[0] > 0 else 0.0
-        return np.array([d[0], d[0] - d[1], np.log1p(b[0]), b[1] / b[0] if b[0] > 0 else 1.0, agree + float(exact),
-                         self.coverage(query, int(np.argmax(dense)))])
+        return np.array(
+            [
+                d[0],
+                d[0] - d[1],
+                np.log1p(b[0]),
+                b[1] / b[0] if b[0] > 0 else 1.0,
+                agree + float(exact),
+                self.coverage(query, int(np.argmax(dense))),
+            ]
+        )
 
     def out_of_scope(self, query: str) -> np.ndarray:
         """Entries whose scope note excludes this question."""
@@ -267,10 +305,18 @@ def sync_vectors(entries: list[Procedure], revisions: dict[str, int], encoder: E
                 vectors[entry.slug] = np.vstack([np.frombuffer(r.vector, dtype=np.float32) for r in mine])
                 continue
             fresh = encoder.encode(texts)
-            session.execute(delete(SearchVector).where(SearchVector.model == encoder.id, SearchVector.slug == entry.slug))
+            session.execute(
+                delete(SearchVector).where(SearchVector.model == encoder.id, SearchVector.slug == entry.slug)
+            )
             session.add_all(
-                SearchVector(model=encoder.id, slug=entry.slug, revision=revisions[entry.slug], position=i, text=t,
-                             vector=fresh[i].tobytes())
+                SearchVector(
+                    model=encoder.id,
+                    slug=entry.slug,
+                    revision=revisions[entry.slug],
+                    position=i,
+                    text=t,
+                    vector=fresh[i].tobytes(),
+                )
                 for i, t in enumerate(texts)
             )
             vectors[entry.slug] = fresh
@@ -285,8 +331,13 @@ def build_live_index(encoder: Encoder | None = None) -> KnowledgeIndex:
     with session_scope() as session:
         entries = load_procedures(session)
         revisions = dict(session.execute(select(KnowledgeEntry.slug, KnowledgeEntry.revision)).all())
-    return KnowledgeIndex(entries, encoder, sync_vectors(entries, revisions, encoder), default_calibration(),
-                          get_settings().knowledge_dir / "outside")
+    return KnowledgeIndex(
+        entries,
+        encoder,
+        sync_vectors(entries, revisions, encoder),
+        default_calibration(),
+        get_settings().knowledge_dir / "outside",
+    )
 
 
 class LiveIndex:
@@ -319,10 +370,14 @@ class LiveIndex:
         if shared is not None:
             return ("redis", shared)
         with session_scope() as session:
-            return ("database", *session.execute(
-                select(func.count(), func.sum(KnowledgeEntry.revision), func.max(KnowledgeEntry.updated_at))
-                .where(KnowledgeEntry.kind == "procedure")  # what the index is built from
-            ).one())
+            return (
+                "database",
+                *session.execute(
+                    select(func.count(), func.sum(KnowledgeEntry.revision), func.max(KnowledgeEntry.updated_at)).where(
+                        KnowledgeEntry.kind == "procedure"
+                    )  # what the index is built from
+                ).one(),
+            )
 
 
 live_index = LiveIndex()
@@ -339,7 +394,9 @@ def search_command(stdin: IO[str], stdout: IO[str], k: int, as_json: bool) -> in
             stdout.write(json.dumps(result.as_json(), ensure_ascii=False) + "\n")
         else:
             verdict = "ABSTAIN " if result.abstain else ""
-            stdout.write(f"{verdict}{query}  (confidence {result.confidence:.2f})\n"
-                         + "".join(f"  {h.score:6.3f}  {h.slug}  {h.title}\n" for h in result.hits))
+            stdout.write(
+                f"{verdict}{query}  (confidence {result.confidence:.2f})\n"
+                + "".join(f"  {h.score:6.3f}  {h.slug}  {h.title}\n" for h in result.hits)
+            )
         stdout.flush()
     return 0

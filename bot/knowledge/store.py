@@ -1,5 +1,6 @@
 """Reading the live knowledge from the database, when an entry is due for review, and the
 knowledge's version counter in Redis that tells every process a publish happened."""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -1,4 +1,5 @@
 """The audit log: who changed which knowledge entry or account, and when."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,5 +1,6 @@
 """Engine and sessions. SQLite (embedded default) gets WAL and a busy timeout so the gateway and
 the action server can share the file; its files are readable by their owner only."""
+
 from __future__ import annotations
 
 import os
@@ -8,12 +9,15 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.settings import get_settings
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# The database did not answer (a PostgreSQL restart, a locked SQLite file): worth trying again.
+DATABASE_DOWN = (OperationalError, InterfaceError)
 
 
 def private_sqlite_file(url: str) -> Path | None:
@@ -72,14 +76,44 @@ def session_scope() -> Iterator[Session]:
         session.close()
 
 
-def upgrade(url: str | None = None) -> None:
-    """Apply Alembic migrations up to head."""
+def ensure_reachable(url: str) -> None:
+    """Raises one of DATABASE_DOWN when the database does not answer."""
+    checked = make_engine(url)
+    try:
+        with checked.connect():
+            pass
+    finally:
+        checked.dispose()
+
+
+def shown_url(url: str) -> str:
+    """A database URL fit to print: its password masked."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def revision(engine: Engine) -> str | None:
+    """The migration the database is at; None before the first."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(url: str | None = None) -> str:
+    """Apply Alembic migrations up to head; says what it did."""
     from alembic import command
     from alembic.config import Config
 
     url = url or get_settings().db_url
-    make_engine(url).dispose()  # a SQLite file's folder is created here
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", url)
-    command.upgrade(config, "head")
+    checked = make_engine(url)  # a SQLite file's folder is created here
+    try:
+        before = revision(checked)
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.set_main_option("sqlalchemy.url", url)
+        command.upgrade(config, "head")
+        after = revision(checked)
+    finally:
+        checked.dispose()
+    done = f"already at {after}" if before == after else f"upgraded from {before or 'an empty database'} to {after}"
+    return f"database at {shown_url(url)}: {done}"

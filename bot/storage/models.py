@@ -1,12 +1,28 @@
-"""SQLAlchemy models of the app database. Texts stored here are already masked."""
+"""SQLAlchemy models of the app database. Texts stored here are already masked; what citizens and
+volunteers wrote is also encrypted at rest (EncryptedText, EncryptedJSON: bot/storage/crypto.py)."""
+
 from __future__ import annotations
 
 import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Enum, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from bot.storage.crypto import EncryptedJSON, EncryptedText
 
 
 def utcnow() -> dt.datetime:
@@ -70,6 +86,7 @@ class Message(Base):
         # A channel's message id is the citizen's: another citizen reusing it writes a new message.
         UniqueConstraint("citizen_id", "direction", "channel_message_id", name="uq_message_citizen_id"),
         Index("ix_messages_conversation_created", "conversation_id", "id"),
+        Index("ix_messages_status", "status"),  # the few deferred ones are looked up every few seconds
         NEVER_REUSED_IDS,
     )
 
@@ -80,11 +97,13 @@ class Message(Base):
     channel: Mapped[str] = mapped_column(String(20))
     channel_message_id: Mapped[str | None] = mapped_column(String(128))
     author: Mapped[str] = mapped_column(String(20))  # citizen | bot | volunteer | system
-    text: Mapped[str] = mapped_column(Text, default="")
-    buttons: Mapped[list[Any]] = mapped_column(default=list)
+    text: Mapped[str] = mapped_column(EncryptedText, default="")
+    buttons: Mapped[list[Any]] = mapped_column(EncryptedJSON, default=list)
     masked: Mapped[list[Any]] = mapped_column(default=list)  # kinds of secrets masked out
-    media: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # a photo, file, voice…: {"kind", "ref"}
-    status: Mapped[str] = mapped_column(String(12))  # received/processed/failed | pending/sent/failed
+    media: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON)  # a photo, file, voice…: {"kind", "ref"}
+    status: Mapped[str] = mapped_column(String(12))  # received/deferred/processed/failed | pending/sent/failed
+    # While a message waits for Rasa (status deferred): what Rasa is to be asked, {"text", "written"}.
+    rasa_request: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -99,7 +118,7 @@ class Turn(Base):
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
     intent: Mapped[str | None] = mapped_column(String(64))
     confidence: Mapped[float | None]
-    entities: Mapped[list[Any]] = mapped_column(default=list)
+    entities: Mapped[list[Any]] = mapped_column(EncryptedJSON, default=list)  # their values are the citizen's words
     actions: Mapped[list[Any]] = mapped_column(default=list)
     procedure: Mapped[str | None] = mapped_column(String(80))
     aspect: Mapped[str | None] = mapped_column(String(16))
@@ -227,7 +246,7 @@ class Handoff(Base):
     channel: Mapped[str] = mapped_column(String(20))
     procedure_slug: Mapped[str | None] = mapped_column(String(80))
     guide_step: Mapped[int | None] = mapped_column(Integer)
-    packet: Mapped[dict[str, Any]] = mapped_column(default=dict)  # masked transcript at request time
+    packet: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON, default=dict)  # masked transcript at request time
     volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"), index=True)
     left_question: Mapped[bool] = mapped_column(Boolean, default=False)  # asked while nobody was available
     citizen_told_waiting_at: Mapped[dt.datetime | None]  # a waiting citizen is told at most once a minute
@@ -249,7 +268,9 @@ class HandoffAssignment(Base):
     volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[dt.datetime | None]
-    end_reason: Mapped[str | None] = mapped_column(String(16))  # released | transferred | expired | handed_back | closed
+    end_reason: Mapped[str | None] = mapped_column(
+        String(16)
+    )  # released | transferred | expired | handed_back | closed
 
 
 class HandoffNote(Base):
@@ -260,7 +281,7 @@ class HandoffNote(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id"), index=True)
     volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"))
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(EncryptedText)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -290,7 +311,7 @@ class ChannelEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(20))
     event_id: Mapped[str] = mapped_column(String(128))  # Telegram update_id, Zalo msg_id (or a digest)
-    payload: Mapped[dict[str, Any]] = mapped_column()
+    payload: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON)
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[dt.datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
@@ -346,8 +367,8 @@ class FaqDraft(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="SET NULL"), index=True)
     slug: Mapped[str | None] = mapped_column(String(80))
-    question: Mapped[str] = mapped_column(Text)  # masked
-    answer: Mapped[str] = mapped_column(Text)  # masked
+    question: Mapped[str] = mapped_column(EncryptedText)  # masked
+    answer: Mapped[str] = mapped_column(EncryptedText)  # masked
     volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"))
     status: Mapped[str] = mapped_column(String(12), default="open")  # open | published | dismissed
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

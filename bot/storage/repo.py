@@ -1,4 +1,5 @@
 """Database access for the router and channels: small functions over one session."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,7 +13,16 @@ from sqlalchemy.orm import Session
 
 from bot.messages import Button, Inbound, Outbound
 from bot.storage.models import (
-    ButtonKey, ChannelEvent, Citizen, Conversation, GuideEvent, Message, Owner, Turn, as_utc, utcnow,
+    ButtonKey,
+    ChannelEvent,
+    Citizen,
+    Conversation,
+    GuideEvent,
+    Message,
+    Owner,
+    Turn,
+    as_utc,
+    utcnow,
 )
 
 BUTTON_KEY_PREFIX = "b_"
@@ -24,9 +34,11 @@ INBOUND_STAMP_STEP = dt.timedelta(minutes=1)
 def conversation_for(session: Session, channel: str, user_id: str, inbound: bool = True) -> Conversation:
     """The citizen's conversation on this channel, created on first contact."""
     found = session.execute(  # the citizen and their latest conversation, in one query
-        select(Citizen, Conversation).outerjoin(Conversation, Conversation.citizen_id == Citizen.id)
+        select(Citizen, Conversation)
+        .outerjoin(Conversation, Conversation.citizen_id == Citizen.id)
         .where(Citizen.channel == channel, Citizen.channel_user_id == user_id)
-        .order_by(Conversation.id.desc()).limit(1)
+        .order_by(Conversation.id.desc())
+        .limit(1)
     ).first()
     citizen, conversation = found if found is not None else (None, None)
     if citizen is None:
@@ -50,8 +62,11 @@ def new_conversation(session: Session, citizen_id: int) -> Conversation:
 
 def close_if_bot_holds(session: Session, conversation_id: int) -> None:
     """Close a conversation the bot holds (one a volunteer claimed meanwhile stays theirs)."""
-    session.execute(update(Conversation).where(Conversation.id == conversation_id, Conversation.owner == Owner.bot)
-                    .values(owner=Owner.closed))
+    session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.owner == Owner.bot)
+        .values(owner=Owner.closed)
+    )
 
 
 def record_inbound(
@@ -59,11 +74,22 @@ def record_inbound(
 ) -> int | None:
     """Store an inbound message and return its id; None when the channel already delivered this
     message id from this citizen (in any of their conversations)."""
-    store = insert(Message).values(
-        conversation_id=conversation.id, citizen_id=conversation.citizen_id, direction="in", channel=inbound.channel,
-        channel_message_id=inbound.message_id, author="citizen", text=text, masked=sorted(masked),
-        status="received", media={"kind": inbound.media, "ref": inbound.media_ref} if inbound.media else None,
-    ).returning(Message.id)
+    store = (
+        insert(Message)
+        .values(
+            conversation_id=conversation.id,
+            citizen_id=conversation.citizen_id,
+            direction="in",
+            channel=inbound.channel,
+            channel_message_id=inbound.message_id,
+            author="citizen",
+            text=text,
+            masked=sorted(masked),
+            status="received",
+            media={"kind": inbound.media, "ref": inbound.media_ref} if inbound.media else None,
+        )
+        .returning(Message.id)
+    )
     if inbound.message_id is None:  # nothing to be a duplicate of
         return session.scalar(store)
     try:
@@ -77,7 +103,9 @@ def find_inbound(session: Session, citizen_id: int, channel_message_id: str) -> 
     """The citizen's own earlier message with this channel id: another citizen's is never theirs."""
     return session.scalar(
         select(Message).where(
-            Message.citizen_id == citizen_id, Message.direction == "in", Message.channel_message_id == channel_message_id
+            Message.citizen_id == citizen_id,
+            Message.direction == "in",
+            Message.channel_message_id == channel_message_id,
         )
     )
 
@@ -87,31 +115,158 @@ def replies_to(session: Session, inbound: Message) -> list[Message]:
     alone: a retry of an early message must not read the rest of a long conversation)."""
     same_conversation = (Message.conversation_id == inbound.conversation_id, Message.id > inbound.id)
     next_inbound = select(func.min(Message.id)).where(*same_conversation, Message.direction == "in").scalar_subquery()
-    return list(session.scalars(
-        select(Message).where(*same_conversation, or_(next_inbound.is_(None), Message.id < next_inbound))
-        .order_by(Message.id)
-    ))
+    return list(
+        session.scalars(
+            select(Message)
+            .where(*same_conversation, or_(next_inbound.is_(None), Message.id < next_inbound))
+            .order_by(Message.id)
+        )
+    )
 
 
-def pending_outbound(session: Session, channel: str, user_id: str) -> list[Message]:
-    """Messages to a citizen not delivered yet (their chat was closed when they were written)."""
-    return list(session.scalars(
-        select(Message).join(Conversation).join(Citizen)
-        .where(Citizen.channel == channel, Citizen.channel_user_id == user_id,
-               Message.direction == "out", Message.status == "pending").order_by(Message.id)
-    ))
+def pending_outbound(session: Session, channel: str, user_id: str, *narrower) -> list[Message]:
+    """Messages to a citizen not delivered yet (their chat was closed when they were written), oldest
+    first; `narrower` adds conditions."""
+    return list(
+        session.scalars(
+            select(Message)
+            .join(Conversation)
+            .join(Citizen)
+            .where(
+                Citizen.channel == channel,
+                Citizen.channel_user_id == user_id,
+                Message.direction == "out",
+                Message.status == "pending",
+                *narrower,
+            )
+            .order_by(Message.id)
+        )
+    )
 
 
-def undelivered(session: Session, channel: str, written_before: dt.datetime, written_after: dt.datetime
-                ) -> list[tuple[Message, str]]:
+def earlier_unsent(
+    session: Session,
+    channel: str,
+    user_id: str,
+    before_id: int,
+    *,
+    written_after: dt.datetime,
+    written_before: dt.datetime,
+) -> list[Message]:
+    """Messages to a citizen written before `before_id`, between the two times, and still pending
+    (a gateway died between storing and sending them, or a send failed). Oldest first."""
+    return pending_outbound(
+        session,
+        channel,
+        user_id,
+        Message.id < before_id,
+        Message.created_at > written_after,
+        Message.created_at < written_before,
+    )
+
+
+def undelivered(
+    session: Session, channel: str, written_before: dt.datetime, written_after: dt.datetime
+) -> list[tuple[Message, str]]:
     """Messages a push channel has not delivered yet (a transient failure outlasted the retries),
     with the citizen's id on that channel."""
-    return [tuple(row) for row in session.execute(
-        select(Message, Citizen.channel_user_id).select_from(Message)
-        .join(Conversation, Message.conversation_id == Conversation.id).join(Citizen, Conversation.citizen_id == Citizen.id)
-        .where(Message.channel == channel, Message.direction == "out", Message.status == "pending",
-               Message.created_at < written_before, Message.created_at > written_after).order_by(Message.id)
-    )]
+    return [
+        tuple(row)
+        for row in session.execute(
+            select(Message, Citizen.channel_user_id)
+            .select_from(Message)
+            .join(Conversation, Message.conversation_id == Conversation.id)
+            .join(Citizen, Conversation.citizen_id == Citizen.id)
+            .where(
+                Message.channel == channel,
+                Message.direction == "out",
+                Message.status == "pending",
+                Message.created_at < written_before,
+                Message.created_at > written_after,
+            )
+            .order_by(Message.id)
+        )
+    ]
+
+
+def acknowledge_outbound(session: Session, channel: str, user_id: str, message_ids: list[int]) -> int:
+    """Mark sent those of `message_ids` that are pending messages to this citizen; another
+    citizen's ids change nothing. Returns how many changed."""
+    theirs = (
+        select(Conversation.id)
+        .join(Citizen, Conversation.citizen_id == Citizen.id)
+        .where(Citizen.channel == channel, Citizen.channel_user_id == user_id)
+    )
+    return session.execute(
+        update(Message)
+        .where(
+            Message.id.in_(message_ids),
+            Message.conversation_id.in_(theirs),
+            Message.direction == "out",
+            Message.status == "pending",
+        )
+        .values(status="sent")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def defer(session: Session, message_id: int, rasa_request: dict) -> None:
+    """Keep an inbound message for Rasa to answer later, with what Rasa is to be asked."""
+    session.execute(
+        update(Message).where(Message.id == message_id).values(status="deferred", rasa_request=rasa_request)
+    )
+
+
+def claim_deferred(session: Session, message_id: int) -> bool:
+    """Take a deferred message as answered; False when another process answered it first."""
+    return bool(
+        session.execute(
+            update(Message)
+            .where(Message.id == message_id, Message.status == "deferred")
+            .values(status="processed", rasa_request=None)
+        ).rowcount
+    )
+
+
+def citizens_with_deferred(session: Session, channels: Iterable[str], limit: int) -> list[tuple[str, str]]:
+    """(channel, user id) of citizens whose messages wait for Rasa, longest waiting first."""
+    return [
+        tuple(row)
+        for row in session.execute(
+            select(Citizen.channel, Citizen.channel_user_id)
+            .join(Message, Message.citizen_id == Citizen.id)
+            .where(Message.direction == "in", Message.status == "deferred", Citizen.channel.in_(list(channels)))
+            .group_by(Citizen.id, Citizen.channel, Citizen.channel_user_id)
+            .order_by(func.min(Message.id))
+            .limit(limit)
+        )
+    ]
+
+
+def deferred_of(session: Session, channel: str, user_id: str) -> list:
+    """A citizen's messages waiting for Rasa, oldest first: (message id, Rasa request, conversation
+    id, Rasa sender id, owner, form of address)."""
+    return list(
+        session.execute(
+            select(
+                Message.id,
+                Message.rasa_request,
+                Conversation.id,
+                Conversation.rasa_sender_id,
+                Conversation.owner,
+                Conversation.address_as,
+            )
+            .join(Conversation, Message.conversation_id == Conversation.id)
+            .join(Citizen, Message.citizen_id == Citizen.id)
+            .where(
+                Citizen.channel == channel,
+                Citizen.channel_user_id == user_id,
+                Message.direction == "in",
+                Message.status == "deferred",
+            )
+            .order_by(Message.id)
+        )
+    )
 
 
 def set_status(session: Session, message_ids: Iterable[int], status: str) -> None:
@@ -133,8 +288,14 @@ def with_button_keys(session: Session, conversation_id: int, replies: list[Outbo
         buttons = []
         for button in outbound.buttons:
             key = BUTTON_KEY_PREFIX + secrets.token_urlsafe(9)
-            rows.append({"key": key, "conversation_id": conversation_id, "title": button.title,
-                         "intent_payload": button.payload})
+            rows.append(
+                {
+                    "key": key,
+                    "conversation_id": conversation_id,
+                    "title": button.title,
+                    "intent_payload": button.payload,
+                }
+            )
             buttons.append(Button(button.title, key))
         keyed.append(Outbound(outbound.text, tuple(buttons), outbound.author))
     if rows:
@@ -148,21 +309,41 @@ def record_outbound(
     """Store outgoing messages with one statement; returns their ids, in order."""
     if not replies:
         return []
-    rows = [{"conversation_id": conversation_id, "direction": "out", "channel": channel, "author": outbound.author,
-             "text": outbound.text, "buttons": [b.as_dict() for b in outbound.buttons], "status": status}
-            for outbound in replies]
+    rows = [
+        {
+            "conversation_id": conversation_id,
+            "direction": "out",
+            "channel": channel,
+            "author": outbound.author,
+            "text": outbound.text,
+            "buttons": [b.as_dict() for b in outbound.buttons],
+            "status": status,
+        }
+        for outbound in replies
+    ]
     return list(session.scalars(insert(Message).returning(Message.id, sort_by_parameter_order=True), rows))
 
 
-def record_turn(session: Session, conversation_id: int, message_id: int, about: dict, turn=None,
-                latency_ms: int | None = None) -> None:
+def record_turn(
+    session: Session, conversation_id: int, message_id: int, about: dict, turn=None, latency_ms: int | None = None
+) -> None:
     """The turn's decision, and what Rasa made of the message when Rasa was asked."""
-    rasa = {"intent": turn.intent, "confidence": turn.confidence, "entities": turn.entities,
-            "actions": turn.actions} if turn is not None else {}
-    session.execute(insert(Turn).values(
-        conversation_id=conversation_id, message_id=message_id, procedure=about["procedure"], aspect=about["aspect"],
-        outcome=about["outcome"], latency_ms=latency_ms, **rasa,
-    ))
+    rasa = (
+        {"intent": turn.intent, "confidence": turn.confidence, "entities": turn.entities, "actions": turn.actions}
+        if turn is not None
+        else {}
+    )
+    session.execute(
+        insert(Turn).values(
+            conversation_id=conversation_id,
+            message_id=message_id,
+            procedure=about["procedure"],
+            aspect=about["aspect"],
+            outcome=about["outcome"],
+            latency_ms=latency_ms,
+            **rasa,
+        )
+    )
 
 
 def about_of(session: Session, message_id: int) -> dict | None:
@@ -178,28 +359,49 @@ def as_outbound(message: Message) -> Outbound:
 
 
 def record_guide_event(session: Session, rasa_sender_id: str, slug: str, event) -> None:
-    session.add(GuideEvent(rasa_sender_id=rasa_sender_id, slug=slug, step=event.step, event=event.name,
-                           detail=(event.detail or None) and event.detail[:200]))
+    session.add(
+        GuideEvent(
+            rasa_sender_id=rasa_sender_id,
+            slug=slug,
+            step=event.step,
+            event=event.name,
+            detail=(event.detail or None) and event.detail[:200],
+        )
+    )
 
 
 def accept_event(session: Session, channel: str, event_id: str, payload: dict) -> int | None:
-    """Store a webhook event before it is processed; None when the channel delivered it before."""
+    """Store a webhook event before it is processed; the stored row to process, or None when the
+    channel delivered it before and it was processed (a row stored but never processed is
+    returned again: the process that took it may have died)."""
     try:
         with session.begin_nested():
             event = ChannelEvent(channel=channel, event_id=event_id, payload=payload)
             session.add(event)
     except IntegrityError:
-        return None
+        return session.scalar(
+            select(ChannelEvent.id).where(
+                ChannelEvent.channel == channel, ChannelEvent.event_id == event_id, ChannelEvent.processed_at.is_(None)
+            )
+        )
     return event.id
 
 
 def unprocessed_events(session: Session, channel: str) -> list[ChannelEvent]:
     """Events stored but never processed (the process stopped in between)."""
-    return list(session.scalars(select(ChannelEvent).where(
-        ChannelEvent.channel == channel, ChannelEvent.processed_at.is_(None)).order_by(ChannelEvent.id)))
+    return list(
+        session.scalars(
+            select(ChannelEvent)
+            .where(ChannelEvent.channel == channel, ChannelEvent.processed_at.is_(None))
+            .order_by(ChannelEvent.id)
+        )
+    )
 
 
 def finish_event(session: Session, event_id: int, error: str | None = None) -> None:
     """Processed: only the id is kept (for idempotency); what the citizen wrote lives in `messages`."""
-    session.execute(update(ChannelEvent).where(ChannelEvent.id == event_id)
-                    .values(processed_at=utcnow(), payload={}, error=error and error[:2000]))
+    session.execute(
+        update(ChannelEvent)
+        .where(ChannelEvent.id == event_id)
+        .values(processed_at=utcnow(), payload={}, error=error and error[:2000])
+    )

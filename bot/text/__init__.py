@@ -7,6 +7,7 @@ one: hòa, thủy), punctuation to spaces except inside numbers and codes (1.001
 chat and domain abbreviations expanded. `fold` removes every diacritic (đ→d) for the
 diacritic-free form used beside the accented one.
 """
+
 from __future__ import annotations
 
 import re
@@ -83,7 +84,7 @@ def place_tone(word: str) -> str:
     if index is None:
         return word
     marked = unicodedata.normalize("NFC", unicodedata.normalize("NFD", bare[index]) + tone)
-    return bare[:index] + marked + bare[index + 1:]
+    return bare[:index] + marked + bare[index + 1 :]
 
 
 def tokens(text: str) -> list[str]:

@@ -11,6 +11,7 @@ years, procedure codes (1.001193), hotlines, phone numbers, quantities and dossi
 (H12.34-250101-0001). `mask_contacts` also hides phone numbers and emails, for previews, notices
 and logs.
 """
+
 from __future__ import annotations
 
 import re
@@ -75,40 +76,263 @@ _START = r"(?<![a-z0-9])"
 # --- passwords -------------------------------------------------------------------------------
 # "mk" also means "mình" in chat: it labels a password only with a linking or owner word after it.
 _WEAK_LABELS = {"mk"}
-_PASSWORD_LABEL_RE = re.compile(_START + "(" + _words(
-    "mat khau", "mat ma", "password", "passwd", "passcode", "pass", "pwd", "pw", "mk", "ma pin", "so pin",
-    "pin code") + ")")
+_PASSWORD_LABEL_RE = re.compile(
+    _START
+    + "("
+    + _words(
+        "mat khau",
+        "mat ma",
+        "password",
+        "passwd",
+        "passcode",
+        "pass",
+        "pwd",
+        "pw",
+        "mk",
+        "ma pin",
+        "so pin",
+        "pin code",
+    )
+    + ")"
+)
 _LINK_RE = re.compile(r"\s*(?:" + _words("la", "is", "was", "bang", "thanh", "nhu sau") + r"|[:=]+|->|-(?=\s))")
-_OWNER_RE = re.compile(r"\s*" + _words(
-    "cua", "toi", "tui", "minh", "mik", "mk", "em", "anh", "chi", "con", "tao", "ban", "e", "a", "c", "t", "nha",
-    "my", "your", "the", "for", "of", "on", "to", "new", "old", "current", "login", "account",
-    "tai khoan", "tk", "acc", "dang nhap", "dang ky", "vneid", "vn eid", "dinh danh dien tu", "dinh danh",
-    "dich vu cong", "dich vu cong quoc gia", "dvc", "dvcqg", "cong", "app", "ung dung", "email", "gmail",
-    "mail", "zalo", "facebook", "fb", "icloud", "ngan hang", "bank", "wifi", "may", "dien thoai",
-    "moi", "cu", "hien tai", "tam thoi", "mac dinh", "cap 2", "cap hai", "vao", "de vao", "atm", "visa",
-    "banking", "internet banking", "mobile banking", "momo", "zalopay", "vnpay", "vietcombank", "vcb",
-    "agribank", "bidv", "vietinbank", "techcombank", "mb", "acb", "tpbank"))
+_OWNER_RE = re.compile(
+    r"\s*"
+    + _words(
+        "cua",
+        "toi",
+        "tui",
+        "minh",
+        "mik",
+        "mk",
+        "em",
+        "anh",
+        "chi",
+        "con",
+        "tao",
+        "ban",
+        "e",
+        "a",
+        "c",
+        "t",
+        "nha",
+        "my",
+        "your",
+        "the",
+        "for",
+        "of",
+        "on",
+        "to",
+        "new",
+        "old",
+        "current",
+        "login",
+        "account",
+        "tai khoan",
+        "tk",
+        "acc",
+        "dang nhap",
+        "dang ky",
+        "vneid",
+        "vn eid",
+        "dinh danh dien tu",
+        "dinh danh",
+        "dich vu cong",
+        "dich vu cong quoc gia",
+        "dvc",
+        "dvcqg",
+        "cong",
+        "app",
+        "ung dung",
+        "email",
+        "gmail",
+        "mail",
+        "zalo",
+        "facebook",
+        "fb",
+        "icloud",
+        "ngan hang",
+        "bank",
+        "wifi",
+        "may",
+        "dien thoai",
+        "moi",
+        "cu",
+        "hien tai",
+        "tam thoi",
+        "mac dinh",
+        "cap 2",
+        "cap hai",
+        "vao",
+        "de vao",
+        "atm",
+        "visa",
+        "banking",
+        "internet banking",
+        "mobile banking",
+        "momo",
+        "zalopay",
+        "vnpay",
+        "vietcombank",
+        "vcb",
+        "agribank",
+        "bidv",
+        "vietinbank",
+        "techcombank",
+        "mb",
+        "acb",
+        "tpbank",
+    )
+)
 _TOKEN_RE = re.compile(r"\s*(\S+)")
 _OPENING, _CLOSING = "\"'“‘(", "\"'”’.,;?)…"
 # What follows a number that counts something rather than being a secret: "mật khẩu 8 ký tự".
-_COUNT_AFTER_RE = re.compile(r"\s*" + _words(
-    "ky tu", "ki tu", "chu so", "chu", "so", "lan", "ky", "characters", "chars", "digits", "letters",
-    "ngay", "thang", "nam", "tuoi", "phut", "gio", "giay"))
+_COUNT_AFTER_RE = re.compile(
+    r"\s*"
+    + _words(
+        "ky tu",
+        "ki tu",
+        "chu so",
+        "chu",
+        "so",
+        "lan",
+        "ky",
+        "characters",
+        "chars",
+        "digits",
+        "letters",
+        "ngay",
+        "thang",
+        "nam",
+        "tuoi",
+        "phut",
+        "gio",
+        "giay",
+    )
+)
 # Words that follow a password label without being one: questions, complaints, chat shorthand.
-_COMMON_WORDS = frozenset(short.translate(_FOLD) for short in ABBREVIATIONS) | frozenset((
-    "gi", "j", "z", "s", "sao", "ntn", "bnhieu", "bn", "k", "ko", "khong", "hok", "dc", "r", "roi", "oy", "ak", "ah",
-    "a", "nhe", "nha", "vs", "voi", "trc", "mn", "mng", "ad", "ok", "oke", "okie",
-    "is", "was", "not", "wrong", "incorrect", "invalid", "expired", "reset", "forgot", "forgotten", "lost",
-    "changed", "change", "update", "required", "needed", "please", "help", "does", "doesn't", "dont", "don't",
-    "cannot", "can't", "isn't", "still", "also", "too", "very", "must", "should", "have", "has", "had", "need",
-    "needs", "policy", "rules", "requirements", "length", "field", "again", "of", "for", "to", "my", "your",
-    "the", "and", "or", "what", "how", "why", "when", "where", "which", "that", "this", "it", "will", "would",
-    "be", "been", "did", "do", "keeps", "no", "yes", "correct", "right", "recovery", "hint", "here", "below",
-    "same", "different", "strong", "weak", "with", "without", "in", "at", "by", "from", "into", "if",
-))
+_COMMON_WORDS = frozenset(short.translate(_FOLD) for short in ABBREVIATIONS) | frozenset(
+    (
+        "gi",
+        "j",
+        "z",
+        "s",
+        "sao",
+        "ntn",
+        "bnhieu",
+        "bn",
+        "k",
+        "ko",
+        "khong",
+        "hok",
+        "dc",
+        "r",
+        "roi",
+        "oy",
+        "ak",
+        "ah",
+        "a",
+        "nhe",
+        "nha",
+        "vs",
+        "voi",
+        "trc",
+        "mn",
+        "mng",
+        "ad",
+        "ok",
+        "oke",
+        "okie",
+        "is",
+        "was",
+        "not",
+        "wrong",
+        "incorrect",
+        "invalid",
+        "expired",
+        "reset",
+        "forgot",
+        "forgotten",
+        "lost",
+        "changed",
+        "change",
+        "update",
+        "required",
+        "needed",
+        "please",
+        "help",
+        "does",
+        "doesn't",
+        "dont",
+        "don't",
+        "cannot",
+        "can't",
+        "isn't",
+        "still",
+        "also",
+        "too",
+        "very",
+        "must",
+        "should",
+        "have",
+        "has",
+        "had",
+        "need",
+        "needs",
+        "policy",
+        "rules",
+        "requirements",
+        "length",
+        "field",
+        "again",
+        "of",
+        "for",
+        "to",
+        "my",
+        "your",
+        "the",
+        "and",
+        "or",
+        "what",
+        "how",
+        "why",
+        "when",
+        "where",
+        "which",
+        "that",
+        "this",
+        "it",
+        "will",
+        "would",
+        "be",
+        "been",
+        "did",
+        "do",
+        "keeps",
+        "no",
+        "yes",
+        "correct",
+        "right",
+        "recovery",
+        "hint",
+        "here",
+        "below",
+        "same",
+        "different",
+        "strong",
+        "weak",
+        "with",
+        "without",
+        "in",
+        "at",
+        "by",
+        "from",
+        "into",
+        "if",
+    )
+)
 # A diacritic-free Vietnamese syllable ("la", "thi", "nguyen"): words, not secrets.
-_SYLLABLE_RE = re.compile(
-    r"(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdghklmnprstvx])?[aeiouy]{1,3}(?:ch|ng|nh|[cmnpt])?")
+_SYLLABLE_RE = re.compile(r"(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdghklmnprstvx])?[aeiouy]{1,3}(?:ch|ng|nh|[cmnpt])?")
 
 # --- numbers ---------------------------------------------------------------------------------
 # A run is digit chunks ("079", "079.185", "12/03/2024") separated by spaces.
@@ -119,20 +343,85 @@ _DIGIT_RE = re.compile("[0-9]")
 _DATE_RE = re.compile(r"[0-9]{1,2}([.\-])[0-9]{1,2}\1[0-9]{2,4}|[0-9]{4}([.\-])[0-9]{1,2}\2[0-9]{1,2}")
 _MONEY_RE = re.compile(r"[1-9][0-9]{0,2}(?:\.[0-9]{3})+")
 _MONEY_AFTER_RE = re.compile(r"\s*" + _words("d", "dong", "vnd", "nghin", "ngan", "trieu", "ty", "usd"))
-_QUANTITY_AFTER_RE = re.compile(r"\s*(?:%|" + _words(
-    "ngay", "thang", "nam", "tuan", "gio", "phut", "giay", "lan", "tuoi", "ban", "to", "trang", "nguoi",
-    "ho so", "bo", "cai", "chiec", "m2", "km", "m", "cm", "kg", "ky tu", "chu so", "so", "chu", "hop") + ")")
+_QUANTITY_AFTER_RE = re.compile(
+    r"\s*(?:%|"
+    + _words(
+        "ngay",
+        "thang",
+        "nam",
+        "tuan",
+        "gio",
+        "phut",
+        "giay",
+        "lan",
+        "tuoi",
+        "ban",
+        "to",
+        "trang",
+        "nguoi",
+        "ho so",
+        "bo",
+        "cai",
+        "chiec",
+        "m2",
+        "km",
+        "m",
+        "cm",
+        "kg",
+        "ky tu",
+        "chu so",
+        "so",
+        "chu",
+        "hop",
+    )
+    + ")"
+)
 _YEAR_BEFORE_RE = re.compile(_START + r"(?:nam|year|in)\s+$")
-_ID_LABEL_RE = re.compile(_START + _words(
-    "cccd", "cmnd", "cmt", "can cuoc", "chung minh", "dinh danh", "id", "citizen id", "id number"))
+_ID_LABEL_RE = re.compile(
+    _START + _words("cccd", "cmnd", "cmt", "can cuoc", "chung minh", "dinh danh", "id", "citizen id", "id number")
+)
 _ID_GLUED_RE = re.compile(r"(?:cccd|cmnd|cmt|cc|cancuoc|socccd|socmnd|so|id|dinhdanh|sodinhdanh)$")
 _BANK_GLUED_RE = re.compile(r"(?:stk|sotk|tk|sotaikhoan)$")
-_OTP_CONTEXT_RE = re.compile(_START + _words(
-    "otp", "ma xac thuc", "ma xac nhan", "ma kich hoat", "ma code", "code", "ma bao mat", "ma dang nhap",
-    "verification code", "security code", "one time password"))
-_BANK_LABEL_RE = re.compile(_START + r"(?:" + "|".join(sorted((
-    "so tai khoan", "so tk", "stk", "tai khoan ngan hang", "tk ngan hang", "account number", "account no",
-    "acct no", "acc no", "bank account", "so tai khoan ngan hang"), key=len, reverse=True)) + r")(?![a-z])")
+_OTP_CONTEXT_RE = re.compile(
+    _START
+    + _words(
+        "otp",
+        "ma xac thuc",
+        "ma xac nhan",
+        "ma kich hoat",
+        "ma code",
+        "code",
+        "ma bao mat",
+        "ma dang nhap",
+        "verification code",
+        "security code",
+        "one time password",
+    )
+)
+_BANK_LABEL_RE = re.compile(
+    _START
+    + r"(?:"
+    + "|".join(
+        sorted(
+            (
+                "so tai khoan",
+                "so tk",
+                "stk",
+                "tai khoan ngan hang",
+                "tk ngan hang",
+                "account number",
+                "account no",
+                "acct no",
+                "acc no",
+                "bank account",
+                "so tai khoan ngan hang",
+            ),
+            key=len,
+            reverse=True,
+        )
+    )
+    + r")(?![a-z])"
+)
 _BANK_WINDOW = 60  # characters after the label where the account number is looked for
 _SENTENCE_END_RE = re.compile(r"[?!\n]|\.(?:\s|$)")
 _HOTLINE_PREFIXES = ("1800", "1900")
@@ -163,7 +452,7 @@ class _Scan:
             parts, last = [], 0
             for match in _PLACEHOLDER_RE.finditer(text):
                 self.kinds.add(_PLACEHOLDER_KIND[match.group(0)])
-                parts += [folded[last:match.start()], _BARRIER * (match.end() - match.start())]
+                parts += [folded[last : match.start()], _BARRIER * (match.end() - match.start())]
                 last = match.end()
             folded = "".join(parts) + folded[last:]
         self.folded = folded
@@ -210,7 +499,7 @@ class _Scan:
                     self.hide(start, start + len(secret), "password")
 
     def _looks_secret(self, token: str, end: int) -> bool:
-        if _BARRIER in self.folded[end - len(token):end] or not any(c.isalnum() for c in token):
+        if _BARRIER in self.folded[end - len(token) : end] or not any(c.isalnum() for c in token):
             return False
         folded = token.translate(_FOLD)
         if folded in _COMMON_WORDS:
@@ -303,7 +592,7 @@ class _Scan:
         return chunks[0].group(0).startswith("0") or not _MONEY_AFTER_RE.match(self.folded, end)
 
     def _chunk_kind(self, chunk: re.Match) -> str | None:
-        """"candidate" for a number to classify with its neighbours, a kind for one glued to its
+        """ "candidate" for a number to classify with its neighbours, a kind for one glued to its
         label ("cccd079…"), None for a number to keep."""
         value, start, end = chunk.group(0), chunk.start(), chunk.end()
         if self.hidden(start) or not value.startswith("0") and _MONEY_AFTER_RE.match(self.folded, end):
@@ -329,9 +618,13 @@ class _Scan:
         """The letters glued before a number, and whether anything glues it into a code
         ("H57-240101", "000.00.12.H57", "3x4")."""
         letters_before = self._letters_before(start)
-        after = self.folded[end:end + 2]
-        glued = bool(letters_before) or after[:1].isalpha() or _joins(self.folded[max(0, start - 2):start]) or (
-            len(after) == 2 and after[0] in _GLUE and after[1].isalnum())
+        after = self.folded[end : end + 2]
+        glued = (
+            bool(letters_before)
+            or after[:1].isalpha()
+            or _joins(self.folded[max(0, start - 2) : start])
+            or (len(after) == 2 and after[0] in _GLUE and after[1].isalnum())
+        )
         return letters_before, glued
 
     def _letters_before(self, start: int) -> str:

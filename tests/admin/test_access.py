@@ -2,6 +2,7 @@
 volunteer 403 (but for changing their own password), staff everything but accounts and the audit
 log, admin everything — and never a 5xx. Routes come from the gateway's own OpenAPI document, so a
 route added later is checked without touching this file."""
+
 from __future__ import annotations
 
 import re
@@ -18,15 +19,25 @@ NOTHING = 2**31 - 1  # an id no row has: a write routed to it changes nothing
 
 def _admin_routes(gateway: httpx.Client) -> list[tuple[str, str]]:
     paths = gateway.get("/openapi.json").json()["paths"]
-    routes = [(method.upper(), path) for path, item in paths.items() if path.startswith("/admin/")
-              for method in item if method in ("get", "post", "put", "delete", "patch")]
+    routes = [
+        (method.upper(), path)
+        for path, item in paths.items()
+        if path.startswith("/admin/")
+        for method in item
+        if method in ("get", "post", "put", "delete", "patch")
+    ]
     return sorted(routes)
 
 
 def _concrete(path: str) -> str:
     """A path whose parameters name nothing that exists, so no call changes a row."""
-    return re.sub(r"\{(\w+)\}", lambda m: str(NOTHING) if m.group(1) in ("n", "id", "revision") or m.group(1).endswith("_id")
-                  else "khong-co-muc-nay", path)
+    return re.sub(
+        r"\{(\w+)\}",
+        lambda m: (
+            str(NOTHING) if m.group(1) in ("n", "id", "revision") or m.group(1).endswith("_id") else "khong-co-muc-nay"
+        ),
+        path,
+    )
 
 
 def _call(client: httpx.Client, method: str, path: str, csrf: str | None = None) -> httpx.Response:
@@ -45,23 +56,31 @@ def _allowed(role: str, path: str) -> bool:
 
 @pytest.fixture(scope="module")
 def people(stack) -> dict[str, Console]:
-    return {role: Console(stack.gateway_url, f"Quyen{role.capitalize()}", role=role, online=False)
-            for role in ("volunteer", "staff", "admin")}
+    return {
+        role: Console(stack.gateway_url, f"Quyen{role.capitalize()}", role=role, online=False)
+        for role in ("volunteer", "staff", "admin")
+    }
 
 
 def test_the_admin_api_is_in_the_openapi_document(gateway):
     routes = _admin_routes(gateway)
     paths = {path for _, path in routes}
     # the issue's contract, at least
-    assert {"/admin/api/procedures", "/admin/api/procedures/{slug}", "/admin/api/procedures/{slug}/revisions",
-            "/admin/api/procedures/{slug}/revisions/{n}/restore"} <= paths
+    assert {
+        "/admin/api/procedures",
+        "/admin/api/procedures/{slug}",
+        "/admin/api/procedures/{slug}/revisions",
+        "/admin/api/procedures/{slug}/revisions/{n}/restore",
+    } <= paths
     assert ("PUT", "/admin/api/procedures/{slug}") in routes
     assert len(routes) >= 25
 
 
 def test_anonymous_callers_get_401_on_every_admin_route(gateway):
     with httpx.Client(base_url=str(gateway.base_url), timeout=30) as anonymous:
-        refused = {(method, path): _call(anonymous, method, path).status_code for method, path in _admin_routes(gateway)}
+        refused = {
+            (method, path): _call(anonymous, method, path).status_code for method, path in _admin_routes(gateway)
+        }
     assert {route: status for route, status in refused.items() if status != 401} == {}
 
 

@@ -1,6 +1,7 @@
 """Accounts on the real stack: an admin adds, disables, resets, promotes and links accounts; a reset
 account can do nothing but change its password; nobody can lock the admins out; every change (and
 every knowledge publish) is in the audit log; and only admins manage accounts."""
+
 from __future__ import annotations
 
 import itertools
@@ -65,16 +66,29 @@ def test_an_admin_adds_an_account_that_must_replace_its_temporary_password(stack
     listed = {a["username"]: a for a in admin.http.get("/admin/api/accounts").json()["accounts"]}
     assert listed[account["username"]]["id"] == account["id"]
     assert set(listed[account["username"]]) == {
-        "id", "username", "display_name", "role", "active", "online", "telegram_user_id", "must_change_password",
-        "created_at", "last_seen_at"}
+        "id",
+        "username",
+        "display_name",
+        "role",
+        "active",
+        "online",
+        "telegram_user_id",
+        "must_change_password",
+        "created_at",
+        "last_seen_at",
+    }
     assert temporary not in str(admin.http.get("/admin/api/audit").json())  # never logged
 
     client, login = log_in(stack.gateway_url, account["username"], temporary)
     assert login.status_code == 200 and login.json()["must_change_password"] is True
     csrf = login.json()["csrf"]
     assert must_change_first(client.get("/console/api/queue"))
-    assert post(client, csrf, "/admin/api/me/password",
-                {"current_password": temporary, "new_password": NEW_PASSWORD}).status_code == 200
+    assert (
+        post(
+            client, csrf, "/admin/api/me/password", {"current_password": temporary, "new_password": NEW_PASSWORD}
+        ).status_code
+        == 200
+    )
     assert client.get("/console/api/queue").status_code == 200
     assert client.get("/console/api/me").json()["must_change_password"] is False
     assert audit_actions(account["username"]) == ["account.create", "account.password_changed"]
@@ -127,14 +141,19 @@ def test_after_a_reset_only_the_temporary_password_works_and_must_be_changed(sta
     assert login.status_code == 200
     csrf = login.json()["csrf"]
     assert client.get("/console/api/me").json()["must_change_password"] is True
-    for refused in (client.get("/console/api/queue"), client.get("/console/api/events"),
-                    post(client, csrf, "/console/api/status", {"online": True}),
-                    client.get("/admin/api/procedures"), client.get("/admin/api/accounts")):
+    for refused in (
+        client.get("/console/api/queue"),
+        client.get("/console/api/events"),
+        post(client, csrf, "/console/api/status", {"online": True}),
+        client.get("/admin/api/procedures"),
+        client.get("/admin/api/accounts"),
+    ):
         assert must_change_first(refused), (refused.request.url, refused.status_code, refused.text)
     assert client.get("/admin").status_code == 200  # the page itself, to show the form
 
-    changed = post(client, csrf, "/admin/api/me/password",
-                   {"current_password": temporary, "new_password": NEW_PASSWORD})
+    changed = post(
+        client, csrf, "/admin/api/me/password", {"current_password": temporary, "new_password": NEW_PASSWORD}
+    )
     assert changed.status_code == 200, changed.text
     assert post(client, csrf, "/console/api/status", {"online": False}).status_code == 200
     assert log_in(stack.gateway_url, minh.username, NEW_PASSWORD)[1].status_code == 200
@@ -162,7 +181,8 @@ def test_a_new_role_applies_at_once(stack, admin):
         query = select(AuditEntry).where(AuditEntry.target == tuan.username).order_by(AuditEntry.id)
         assert [(e.action, e.detail) for e in session.scalars(query)] == [
             ("account.role", {"role": "staff", "previous": "volunteer"}),
-            ("account.role", {"role": "admin", "previous": "staff"})]
+            ("account.role", {"role": "admin", "previous": "staff"}),
+        ]
 
 
 def test_a_telegram_id_links_to_one_account_only(stack, admin):
@@ -192,10 +212,13 @@ def test_the_last_active_admin_stays(admin):
     admins that other tests use, so they are only set aside inside it."""
     with session_scope() as session:
         other = session.get(Volunteer, admin.id)
-        session.execute(update(Volunteer).where(Volunteer.role == "admin", Volunteer.id != admin.id)
-                        .values(active=False))
-        for change in (lambda: service.disable(session, None, other),
-                       lambda: service.change_role(session, None, other, "volunteer")):
+        session.execute(
+            update(Volunteer).where(Volunteer.role == "admin", Volunteer.id != admin.id).values(active=False)
+        )
+        for change in (
+            lambda: service.disable(session, None, other),
+            lambda: service.change_role(session, None, other, "volunteer"),
+        ):
             with pytest.raises(service.AccountError) as refused:
                 change()
             assert refused.value.status == 409 and "cuối cùng" in refused.value.message
@@ -217,7 +240,10 @@ def test_the_audit_log_shows_knowledge_and_account_changes_newest_first(stack, a
 
     entries = admin.http.get("/admin/api/audit", params={"limit": 3}).json()["entries"]
     assert [(e["action"], e["target"]) for e in entries] == [
-        ("account.create", created["username"]), ("knowledge.restore", slug), ("knowledge.publish", slug)]
+        ("account.create", created["username"]),
+        ("knowledge.restore", slug),
+        ("knowledge.publish", slug),
+    ]
     assert [e["actor"] for e in entries] == ["Khanh", service.COMMAND_LINE, "Khanh"]
     assert entries[2]["detail"] == {"revision": published}
     assert set(entries[0]) == {"id", "at", "actor", "action", "target", "detail"}
@@ -249,9 +275,11 @@ def test_anonymous_callers_are_refused(gateway):
 def test_a_volunteer_changes_their_own_password(stack):
     hoa = Console(stack.gateway_url, "Hoa", online=False)
     elsewhere, _ = log_in(stack.gateway_url, hoa.username, PASSWORD)  # the same person on another device
-    for body, message in [({"current_password": "sai-mat-khau-roi", "new_password": NEW_PASSWORD}, "không đúng"),
-                          ({"current_password": PASSWORD, "new_password": "ngan"}, "10 ký tự"),
-                          ({"current_password": PASSWORD, "new_password": PASSWORD}, "khác")]:
+    for body, message in [
+        ({"current_password": "sai-mat-khau-roi", "new_password": NEW_PASSWORD}, "không đúng"),
+        ({"current_password": PASSWORD, "new_password": "ngan"}, "10 ký tự"),
+        ({"current_password": PASSWORD, "new_password": PASSWORD}, "khác"),
+    ]:
         refused = hoa.post("/admin/api/me/password", body)
         assert refused.status_code == 422 and message in refused.json()["error"], refused.text
     changed = hoa.post("/admin/api/me/password", {"current_password": PASSWORD, "new_password": NEW_PASSWORD})

@@ -1,6 +1,7 @@
 """Analytics from stored rows: exact figures from rows put in a period nobody else writes to (days
 bucketed in Vietnam time), then real web-chat turns and a real handoff moving today's charts; the
 CSVs; bad periods; who may read them. And the volunteers' monthly report counted in Vietnam months."""
+
 from __future__ import annotations
 
 import csv
@@ -9,6 +10,7 @@ import io
 import itertools
 
 import pytest
+
 from bot.console import auth, report
 from bot.storage.db import session_scope
 from bot.storage.models import Citizen, Conversation, GuideEvent, Handoff, HandoffAssignment, Message, Turn
@@ -17,8 +19,12 @@ from tests.integration.people import PASSWORD, Console, WebCitizen
 UTC = dt.timezone.utc
 _names = itertools.count()
 MAY = {"from": "2026-05-01", "to": "2026-05-03"}  # only this test writes rows in these days
-ROUTES = ("/admin/api/analytics", "/admin/api/analytics/conversations.csv", "/admin/api/bottleneck",
-          "/admin/api/bottleneck.docx")
+ROUTES = (
+    "/admin/api/analytics",
+    "/admin/api/analytics/conversations.csv",
+    "/admin/api/bottleneck",
+    "/admin/api/bottleneck.docx",
+)
 
 
 def at(*parts: int) -> dt.datetime:
@@ -26,6 +32,7 @@ def at(*parts: int) -> dt.datetime:
 
 
 # -- rows, as the gateway stores them ------------------------------------------------------------
+
 
 def conversation(session, channel: str = "web") -> Conversation:
     citizen = Citizen(channel=channel, channel_user_id=f"analytics-{next(_names)}")
@@ -37,24 +44,60 @@ def conversation(session, channel: str = "web") -> Conversation:
     return found
 
 
-def says(session, where: Conversation, when: dt.datetime, outcome: str, procedure: str | None = None,
-         aspect: str | None = None, text: str = "câu hỏi") -> None:
+def says(
+    session,
+    where: Conversation,
+    when: dt.datetime,
+    outcome: str,
+    procedure: str | None = None,
+    aspect: str | None = None,
+    text: str = "câu hỏi",
+) -> None:
     """A citizen message and the turn decided on it."""
     channel = session.get(Citizen, where.citizen_id).channel
-    message = Message(conversation_id=where.id, citizen_id=where.citizen_id, direction="in", channel=channel,
-                      author="citizen", text=text, status="processed", created_at=when)
+    message = Message(
+        conversation_id=where.id,
+        citizen_id=where.citizen_id,
+        direction="in",
+        channel=channel,
+        author="citizen",
+        text=text,
+        status="processed",
+        created_at=when,
+    )
     session.add(message)
     session.flush()
-    session.add(Turn(conversation_id=where.id, message_id=message.id, procedure=procedure, aspect=aspect,
-                     outcome=outcome, created_at=when))
+    session.add(
+        Turn(
+            conversation_id=where.id,
+            message_id=message.id,
+            procedure=procedure,
+            aspect=aspect,
+            outcome=outcome,
+            created_at=when,
+        )
+    )
 
 
-def handoff(session, where: Conversation, requested: dt.datetime, waited_minutes: float | None = None,
-            reason: str = "citizen_request", procedure: str | None = None, **extra) -> Handoff:
-    found = Handoff(conversation_id=where.id, reason=reason, channel="web", procedure_slug=procedure,
-                    requested_at=requested, status="closed",
-                    claimed_at=None if waited_minutes is None else requested + dt.timedelta(minutes=waited_minutes),
-                    **extra)
+def handoff(
+    session,
+    where: Conversation,
+    requested: dt.datetime,
+    waited_minutes: float | None = None,
+    reason: str = "citizen_request",
+    procedure: str | None = None,
+    **extra,
+) -> Handoff:
+    found = Handoff(
+        conversation_id=where.id,
+        reason=reason,
+        channel="web",
+        procedure_slug=procedure,
+        requested_at=requested,
+        status="closed",
+        claimed_at=None if waited_minutes is None else requested + dt.timedelta(minutes=waited_minutes),
+        **extra,
+    )
     session.add(found)
     session.flush()
     return found
@@ -62,8 +105,16 @@ def handoff(session, where: Conversation, requested: dt.datetime, waited_minutes
 
 def guide(session, sender: str, slug: str, when: dt.datetime, *events: tuple[str, int] | tuple[str, int, str]) -> None:
     for event, step, *detail in events:
-        session.add(GuideEvent(rasa_sender_id=sender, slug=slug, step=step, event=event,
-                               detail=detail[0] if detail else None, created_at=when))
+        session.add(
+            GuideEvent(
+                rasa_sender_id=sender,
+                slug=slug,
+                step=step,
+                event=event,
+                detail=detail[0] if detail else None,
+                created_at=when,
+            )
+        )
 
 
 @pytest.fixture(scope="module")
@@ -83,10 +134,27 @@ def may_rows(stack):
         says(session, c, at(2026, 5, 3, 17, 0), "answer", "tam-tru", "fee")  # 00:00 on 4 May: outside the period
         handoff(session, a, at(2026, 5, 1, 10, 5), 2, rating=3)
         handoff(session, b, at(2026, 5, 2, 2, 1), 6, rating=5)
-        guide(session, "may-g1", "tam-tru", at(2026, 5, 2, 3, 0), ("started", 0), ("step", 1), ("step", 2),
-              ("outcome", 2, "submitted"))
-        guide(session, "may-g2", "tam-tru", at(2026, 5, 2, 3, 0), ("started", 0), ("step", 1), ("stuck", 1),
-              ("stuck", 1), ("stopped", 1))
+        guide(
+            session,
+            "may-g1",
+            "tam-tru",
+            at(2026, 5, 2, 3, 0),
+            ("started", 0),
+            ("step", 1),
+            ("step", 2),
+            ("outcome", 2, "submitted"),
+        )
+        guide(
+            session,
+            "may-g2",
+            "tam-tru",
+            at(2026, 5, 2, 3, 0),
+            ("started", 0),
+            ("step", 1),
+            ("stuck", 1),
+            ("stuck", 1),
+            ("stopped", 1),
+        )
         guide(session, "may-g3", "tam-tru", at(2026, 5, 2, 3, 0), ("started", 0))
 
 
@@ -117,8 +185,11 @@ def test_figures_from_rows_with_days_in_vietnam_time(staff, may_rows):
     assert containment["Số yêu cầu gặp tình nguyện viên"] == 2
     assert containment["Tỉ lệ chuyển tình nguyện viên (yêu cầu / cuộc trò chuyện)"] == 0.6667
 
-    assert charts["waiting"]["rows"] == [["2026-05-01", 1, 2.0, 2.0], ["2026-05-02", 1, 6.0, 6.0],
-                                         ["2026-05-03", 0, None, None]]
+    assert charts["waiting"]["rows"] == [
+        ["2026-05-01", 1, 2.0, 2.0],
+        ["2026-05-02", 1, 6.0, 6.0],
+        ["2026-05-03", 0, None, None],
+    ]
     assert figures(charts["waiting"])["Thời gian chờ trung vị (phút)"] == 4.0
     assert figures(charts["waiting"])["Thời gian chờ P90 (phút)"] == 5.6
 
@@ -135,8 +206,16 @@ def test_figures_from_rows_with_days_in_vietnam_time(staff, may_rows):
 
 def test_every_chart_has_its_csv(staff, may_rows):
     charts = staff.http.get("/admin/api/analytics", params=MAY).json()["charts"]
-    assert set(charts) == {"conversations", "procedures", "aspects", "outcomes", "containment", "waiting",
-                           "ratings", "funnel"}
+    assert set(charts) == {
+        "conversations",
+        "procedures",
+        "aspects",
+        "outcomes",
+        "containment",
+        "waiting",
+        "ratings",
+        "funnel",
+    }
     for name, chart in charts.items():
         response = staff.http.get(f"/admin/api/analytics/{name}.csv", params=MAY)
         assert response.status_code == 200, (name, response.text)
@@ -150,13 +229,16 @@ def test_every_chart_has_its_csv(staff, may_rows):
     assert "Ngày,Telegram,Web,Tổng" in conversations and "2026-05-02,1,1,2" in conversations
 
 
-@pytest.mark.parametrize("params", [
-    {"from": "2026-05-03", "to": "2026-05-01"},  # backwards
-    {"from": "2026-02-30"},  # no such day
-    {"from": "2025-01-01", "to": "2026-05-01"},  # more than 366 days
-    {"to": "hôm nay"},
-    {"from": "2026-5-1"},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"from": "2026-05-03", "to": "2026-05-01"},  # backwards
+        {"from": "2026-02-30"},  # no such day
+        {"from": "2025-01-01", "to": "2026-05-01"},  # more than 366 days
+        {"to": "hôm nay"},
+        {"from": "2026-5-1"},
+    ],
+)
 def test_bad_periods_are_refused(staff, params):
     for path in ROUTES:
         response = staff.http.get(path, params=params)
@@ -206,15 +288,30 @@ def test_real_chat_turns_and_a_real_handoff_move_the_charts(stack, staff, chat):
 
 # -- the volunteers' monthly report --------------------------------------------------------------
 
+
 def test_monthly_report_counts_vietnam_months(stack, monkeypatch):
     username = f"thang-tu-{next(_names)}"
     with session_scope() as session:
         volunteer = auth.create_account(session, username, "Hạnh", PASSWORD)
-        held = handoff(session, conversation(session), at(2026, 3, 31, 19, 55), 5, volunteer_id=volunteer.id,
-                       ended_at=at(2026, 3, 31, 21, 0), rating=5)
+        held = handoff(
+            session,
+            conversation(session),
+            at(2026, 3, 31, 19, 55),
+            5,
+            volunteer_id=volunteer.id,
+            ended_at=at(2026, 3, 31, 21, 0),
+            rating=5,
+        )
         # 20:00 UTC on 31 March is 03:00 on 1 April in Vietnam
-        session.add(HandoffAssignment(handoff_id=held.id, volunteer_id=volunteer.id, started_at=at(2026, 3, 31, 20, 0),
-                                      ended_at=at(2026, 3, 31, 21, 0), end_reason="closed"))
+        session.add(
+            HandoffAssignment(
+                handoff_id=held.id,
+                volunteer_id=volunteer.id,
+                started_at=at(2026, 3, 31, 20, 0),
+                ended_at=at(2026, 3, 31, 21, 0),
+                end_reason="closed",
+            )
+        )
 
     with session_scope() as session:
         april = {row.username: row for row in report.activity(session, "2026-04")}[username]
@@ -233,7 +330,14 @@ def test_monthly_report_page_has_the_console_look_and_no_inline_code(stack):
     response = staff.http.get("/console/report", params={"month": "2026-04"})
     assert response.status_code == 200
     page = response.text
-    for part in ('href="/console/static/console.css"', 'href="/admin/static/admin.css"', "<header>",
-                 'class="panel"', 'class="table-wrap"', "Tháng 04/2026", "Tải CSV"):
+    for part in (
+        'href="/console/static/console.css"',
+        'href="/admin/static/admin.css"',
+        "<header>",
+        'class="panel"',
+        'class="table-wrap"',
+        "Tháng 04/2026",
+        "Tải CSV",
+    ):
         assert part in page, part
     assert "style=" not in page and "<script" not in page and "<style" not in page

@@ -2,6 +2,7 @@
 office, what could not be answered (masked) and how long they waited; the Word document parses and
 names the top procedure with its counts. Rows go into June 2026, days nobody else writes to; one
 citizen also gets stuck for real, through the guide's buttons."""
+
 from __future__ import annotations
 
 import io
@@ -27,8 +28,9 @@ def seed_bottlenecks(day: tuple[int, int, int]) -> None:
     noon = at(y, m, d, 5, 0)  # 12:00 in Vietnam
     with session_scope() as session:
         for n in (1, 2, 3):
-            guide(session, f"stuck-{day}-{n}", "khai-sinh", noon,
-                  ("started", 0), ("step", 1), ("step", 2), ("stuck", 2))
+            guide(
+                session, f"stuck-{day}-{n}", "khai-sinh", noon, ("started", 0), ("step", 1), ("step", 2), ("stuck", 2)
+            )
         guide(session, f"stuck-{day}-1", "khai-sinh", noon, ("volunteer_called", 2, "Chọn thủ tục và nơi giải quyết"))
         guide(session, f"stuck-{day}-2", "khai-sinh", noon, ("stuck", 1), ("problem", 1, "no_otp"))
         guide(session, f"stuck-{day}-3", "khai-sinh", noon, ("stuck", 1), ("problem", 1, "no_otp"), ("stopped", 1))
@@ -56,14 +58,27 @@ def test_procedures_are_ranked_with_where_why_and_examples(staff):
     assert [p["slug"] for p in data["procedures"]] == ["khai-sinh", "tam-tru", "chung-thuc"]
     birth = data["procedures"][0]
     assert (birth["title"], birth["stuck"], birth["handoffs"], birth["office"], birth["unanswered"]) == (
-        "Đăng ký khai sinh", 3, 2, 1, 1)
-    assert birth["steps"][0] == {"step": 2, "title": "Chọn thủ tục và nơi giải quyết", "stuck": 3,
-                                 "volunteer_called": 1, "stopped": 0}
+        "Đăng ký khai sinh",
+        3,
+        2,
+        1,
+        1,
+    )
+    assert birth["steps"][0] == {
+        "step": 2,
+        "title": "Chọn thủ tục và nơi giải quyết",
+        "stuck": 3,
+        "volunteer_called": 1,
+        "stopped": 0,
+    }
     assert birth["steps"][1] == {"step": 1, "title": "Đăng nhập", "stuck": 2, "volunteer_called": 0, "stopped": 1}
-    assert birth["problems"] == [{"step": 1, "step_title": "Đăng nhập", "key": "no_otp",
-                                  "title": "Không nhận được mã OTP", "count": 2}]
+    assert birth["problems"] == [
+        {"step": 1, "step_title": "Đăng nhập", "key": "no_otp", "title": "Không nhận được mã OTP", "count": 2}
+    ]
     assert sorted((r["label"], r["count"]) for r in birth["reasons"]) == [
-        ("Bị kẹt khi làm theo hướng dẫn", 1), ("Người dân muốn gặp tình nguyện viên", 1)]
+        ("Bị kẹt khi làm theo hướng dẫn", 1),
+        ("Người dân muốn gặp tình nguyện viên", 1),
+    ]
     assert birth["in_person"]["referred"] == 1 and birth["in_person"]["reason"]
     [example] = birth["questions"]["examples"]  # tied to birth registration by the conversation's topic
     assert example.startswith("con sinh ở nước ngoài") and PHONE not in example

@@ -3,6 +3,7 @@ declined or handed over for not understanding are grouped (accent-insensitive) a
 decisions take them out, an alias or a FAQ variant makes the next identical question answered with
 that procedure; a volunteer's reply sent from the console shows as a FAQ draft; deleting a citizen's
 data takes their drafts and the decisions on their messages with it."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -96,10 +97,12 @@ def test_an_unplaced_question_is_grouped_counted_and_an_alias_makes_it_answered(
     assert group_of(staff, NEWBORN_FOLDED) is None  # decided messages leave the inbox
     answered_with(base, NEWBORN, NEWBORN_SLUG)
     with session_scope() as session:
-        decisions = session.scalars(select(InboxDecision)
-                                    .where(InboxDecision.message_id.in_(group["message_ids"]))).all()
-        line = session.scalars(select(AuditEntry).where(AuditEntry.action == "inbox.decide")
-                               .order_by(AuditEntry.id.desc())).first()
+        decisions = session.scalars(
+            select(InboxDecision).where(InboxDecision.message_id.in_(group["message_ids"]))
+        ).all()
+        line = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "inbox.decide").order_by(AuditEntry.id.desc())
+        ).first()
     assert {d.action for d in decisions} == {"alias"} and len(decisions) == len(group["message_ids"])
     assert line.target == NEWBORN_SLUG and NEWBORN not in str(line.detail)
 
@@ -127,12 +130,26 @@ def test_a_new_faq_entry_needs_its_fields_and_cites_a_source(stack, staff, resto
     restores(NEWBORN_SLUG)
     missing = decide(staff, group, "faq_new", slug=NEWBORN_SLUG, question=question)
     assert missing.status_code == 422 and missing.json()["field"] == "phrasing"
-    bad_source = decide(staff, group, "faq_new", slug=NEWBORN_SLUG, question=question,
-                        phrasing="trẻ sinh non khai sinh", answer="Dạ, khai sinh như trẻ khác.",
-                        source="khong-co-nguon-nay")
+    bad_source = decide(
+        staff,
+        group,
+        "faq_new",
+        slug=NEWBORN_SLUG,
+        question=question,
+        phrasing="trẻ sinh non khai sinh",
+        answer="Dạ, khai sinh như trẻ khác.",
+        source="khong-co-nguon-nay",
+    )
     assert bad_source.status_code == 422
-    created = decide(staff, group, "faq_new", slug=NEWBORN_SLUG, question=question, phrasing="trẻ sinh non khai sinh",
-                     answer="Dạ, trẻ sinh non được khai sinh như các bé khác.")
+    created = decide(
+        staff,
+        group,
+        "faq_new",
+        slug=NEWBORN_SLUG,
+        question=question,
+        phrasing="trẻ sinh non khai sinh",
+        answer="Dạ, trẻ sinh non được khai sinh như các bé khác.",
+    )
     assert created.status_code == 200, created.text
     faq = staff.http.get(f"/admin/api/entries/{NEWBORN_SLUG}").json()["entry"]["faq"]
     assert any(f["questions"] == [question, "trẻ sinh non khai sinh"] for f in faq)
@@ -179,8 +196,11 @@ def _handoff_with_reply(base: str) -> tuple[WebCitizen, Console, int]:
 
 def test_a_volunteer_reply_becomes_a_draft_staff_publish_or_dismiss(stack, staff, restores):
     citizen, lan, handoff_id = _handoff_with_reply(stack.gateway_url)
-    body = {"question": "bà nội gọi 0912345678 đi khai sinh cho cháu được không",
-            "answer": "Dạ được, ông bà đi thay bố mẹ được, mang theo giấy ủy quyền.", "slug": NEWBORN_SLUG}
+    body = {
+        "question": "bà nội gọi 0912345678 đi khai sinh cho cháu được không",
+        "answer": "Dạ được, ông bà đi thay bố mẹ được, mang theo giấy ủy quyền.",
+        "slug": NEWBORN_SLUG,
+    }
     other = Console(stack.gateway_url, "Tuan")
     assert other.post(f"/console/api/handoffs/{handoff_id}/faq-draft", body).status_code == 403
     assert lan.post(f"/console/api/handoffs/{handoff_id}/faq-draft", {**body, "question": "x" * 501}).status_code == 422
@@ -192,8 +212,10 @@ def test_a_volunteer_reply_becomes_a_draft_staff_publish_or_dismiss(stack, staff
     [draft] = [d for d in drafts if d["id"] == draft_id]
     assert draft["volunteer"] == "Lan" and draft["slug"] == NEWBORN_SLUG and "0912345678" not in draft["question"]
     restores(NEWBORN_SLUG)
-    published = staff.post(f"/admin/api/inbox/drafts/{draft_id}/publish",
-                           {"action": "faq_new", "phrasing": "ông bà làm khai sinh thay bố mẹ được không"})
+    published = staff.post(
+        f"/admin/api/inbox/drafts/{draft_id}/publish",
+        {"action": "faq_new", "phrasing": "ông bà làm khai sinh thay bố mẹ được không"},
+    )
     assert published.status_code == 200, published.text
     assert draft_id not in [d["id"] for d in staff.http.get("/admin/api/inbox/drafts").json()["drafts"]]
     faq = staff.http.get(f"/admin/api/entries/{NEWBORN_SLUG}").json()["entry"]["faq"]
@@ -232,15 +254,24 @@ def test_retention_purges_old_drafts_and_the_decisions_on_purged_messages(loaded
         conversation = Conversation(citizen_id=citizen.id, rasa_sender_id=f"inbox-retention-{nonsense()}")
         session.add(conversation)
         session.flush()
-        old = Message(conversation_id=conversation.id, direction="in", channel="web", author="citizen",
-                      text="câu hỏi cũ", status="processed", created_at=long_ago)
+        old = Message(
+            conversation_id=conversation.id,
+            direction="in",
+            channel="web",
+            author="citizen",
+            text="câu hỏi cũ",
+            status="processed",
+            created_at=long_ago,
+        )
         session.add(old)
         session.flush()
-        session.add_all([
-            InboxDecision(message_id=old.id, action="ignored", created_at=long_ago),
-            FaqDraft(conversation_id=conversation.id, question="câu hỏi cũ", answer="trả lời", created_at=long_ago),
-            FaqDraft(conversation_id=conversation.id, question="câu hỏi mới", answer="trả lời", created_at=now),
-        ])
+        session.add_all(
+            [
+                InboxDecision(message_id=old.id, action="ignored", created_at=long_ago),
+                FaqDraft(conversation_id=conversation.id, question="câu hỏi cũ", answer="trả lời", created_at=long_ago),
+                FaqDraft(conversation_id=conversation.id, question="câu hỏi mới", answer="trả lời", created_at=now),
+            ]
+        )
     purge_expired(now)
     with session_scope() as session:
         assert session.get(InboxDecision, old.id) is None  # the FK cascade, on SQLite too

@@ -1,6 +1,7 @@
 """The knowledge editor's API on the real stack: the contract's shapes and statuses, revisions
 and restore, the audit line, the preview from a draft, and a publish answered in the web chat
 within 5 seconds — on the same gateway and, through Redis, on another replica."""
+
 from __future__ import annotations
 
 import asyncio
@@ -132,8 +133,9 @@ def test_a_published_fee_is_answered_within_5_seconds_and_restore_brings_the_old
     answered_within(stack.gateway_url, FEE_QUESTION, NEW_FIGURE)
 
     with session_scope() as session:
-        audit = session.scalars(select(AuditEntry).where(AuditEntry.target == SLUG,
-                                                         AuditEntry.actor_id == staff.id)).all()
+        audit = session.scalars(
+            select(AuditEntry).where(AuditEntry.target == SLUG, AuditEntry.actor_id == staff.id)
+        ).all()
     assert [(a.action, a.detail["revision"]) for a in audit][-1] == ("knowledge.publish", before["revision"] + 1)
     revisions = staff.http.get(f"/admin/api/procedures/{SLUG}/revisions").json()["revisions"]
     assert revisions[0]["revision"] == before["revision"] + 1 and revisions[0]["author"] == "Hoa"
@@ -193,6 +195,7 @@ def test_preview_without_rasa_still_answers_from_the_draft(loaded_db, caplog):
             return await service.preview(unreachable, SLUG, with_fee(entry, NEW_FEE), FEE_QUESTION)
         finally:
             await unreachable.close()
+
     with caplog.at_level(logging.WARNING, logger="bot.admin.knowledge_service"):
         decision = asyncio.run(preview())
     assert NEW_FIGURE in decision.replies[0].text

@@ -1,5 +1,6 @@
 """Spreadsheet rows ↔ procedures' FAQ entries and document lines, on the repository's knowledge:
 CSV and XLSX round trips give back equal entries, and bad rows are named by row and column."""
+
 from __future__ import annotations
 
 import io
@@ -69,16 +70,41 @@ def test_xlsx_has_the_knowledge_sheet_and_keeps_formula_like_text(live):
 
 
 def test_a_semicolon_separated_csv_and_bare_keys_are_read():
-    rows = sheets.read_csv("slug;kind;id;questions;text;note;confirm;source\r\n"
-                           "bhyt;document;1;;Tờ khai;;có;\r\n".encode())
-    assert rows == [sheets.Row(2, {"slug": "bhyt", "kind": "document", "id": "1", "questions": "", "text": "Tờ khai",
-                                   "note": "", "confirm": "có", "source": ""})]
+    rows = sheets.read_csv(
+        "slug;kind;id;questions;text;note;confirm;source\r\nbhyt;document;1;;Tờ khai;;có;\r\n".encode()
+    )
+    assert rows == [
+        sheets.Row(
+            2,
+            {
+                "slug": "bhyt",
+                "kind": "document",
+                "id": "1",
+                "questions": "",
+                "text": "Tờ khai",
+                "note": "",
+                "confirm": "có",
+                "source": "",
+            },
+        )
+    ]
 
 
 def test_a_slugs_lists_become_its_rows_in_order_and_absent_kinds_stay(live):
     faq = list(reversed(live["bhyt"]["faq"]))
-    rows = sheet(*({"slug": "bhyt", "kind": "faq", "id": f["id"], "questions": "\n".join(f["questions"]),
-                    "text": f["answer"], "source": f["source"]} for f in faq))
+    rows = sheet(
+        *(
+            {
+                "slug": "bhyt",
+                "kind": "faq",
+                "id": f["id"],
+                "questions": "\n".join(f["questions"]),
+                "text": f["answer"],
+                "source": f["source"],
+            }
+            for f in faq
+        )
+    )
     drafts = sheets.entries_of(rows, live)
     assert list(drafts) == ["bhyt"]
     assert drafts["bhyt"]["faq"] == faq
@@ -93,18 +119,27 @@ def test_bad_rows_are_named_by_row_and_column(live, kind):
     source = live["bhyt"]["faq"][0]["source"]
     good = {"slug": "bhyt", "kind": "faq", "id": "hop-le", "questions": "hỏi 1\nhỏi 2", "text": "Đáp", "source": source}
     rows = sheet(
-        good,                                                   # row 2
+        good,  # row 2
         {**good, "id": "mot-cau", "questions": "chỉ một câu"},  # row 3
-        {**good, "slug": "khong-co"},                           # row 4
-        {**good, "kind": "bảng"},                               # row 5
-        {**good, "id": "hop-le"},                               # row 6: duplicate of row 2
-        {"slug": "bhyt", "kind": "document", "text": ""},       # row 7: no name
+        {**good, "slug": "khong-co"},  # row 4
+        {**good, "kind": "bảng"},  # row 5
+        {**good, "id": "hop-le"},  # row 6: duplicate of row 2
+        {"slug": "bhyt", "kind": "document", "text": ""},  # row 7: no name
         {"slug": "bhyt", "kind": "document", "text": "Giấy", "confirm": "có lẽ"},  # row 8
-        {**good, "id": "Sai Ma"},                               # row 9: schema pattern
-        {**good, "id": "nguon-la", "source": "NGUON-LA"},       # row 10: source not listed
-        kind=kind)
-    assert errors_of(rows, live) == [(3, "questions"), (4, "slug"), (5, "kind"), (6, "id"), (7, "text"),
-                                     (8, "confirm"), (9, "id"), (10, "source")]
+        {**good, "id": "Sai Ma"},  # row 9: schema pattern
+        {**good, "id": "nguon-la", "source": "NGUON-LA"},  # row 10: source not listed
+        kind=kind,
+    )
+    assert errors_of(rows, live) == [
+        (3, "questions"),
+        (4, "slug"),
+        (5, "kind"),
+        (6, "id"),
+        (7, "text"),
+        (8, "confirm"),
+        (9, "id"),
+        (10, "source"),
+    ]
 
 
 def test_a_header_without_the_columns_is_refused():

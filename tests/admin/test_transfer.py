@@ -1,6 +1,7 @@
 """Import and export on the real stack: spreadsheet exports import back with no change, a YAML zip
 export gives back equal entries, a dry run shows a change without writing it, applying publishes it
 as a staff revision, and a bad file changes nothing at all."""
+
 from __future__ import annotations
 
 import csv
@@ -40,8 +41,12 @@ def revisions() -> dict[str, int]:
 
 
 def upload(person: Console, name: str, content: bytes, dry_run: bool = True, **form: str) -> httpx.Response:
-    return person.http.post(f"/admin/api/import?dry_run={str(dry_run).lower()}", files={"file": (name, content)},
-                            data=form, headers={"X-CSRF-Token": person.csrf})
+    return person.http.post(
+        f"/admin/api/import?dry_run={str(dry_run).lower()}",
+        files={"file": (name, content)},
+        data=form,
+        headers={"X-CSRF-Token": person.csrf},
+    )
 
 
 def exported(person: Console, kind: str) -> bytes:
@@ -64,8 +69,9 @@ def csv_of(rows: list[list[str]]) -> bytes:
 def test_exports_are_dated_attachments(staff, kind, media):
     response = staff.http.get(f"/admin/api/export.{kind}")
     assert response.status_code == 200 and media in response.headers["content-type"]
-    assert re.fullmatch(rf'attachment; filename="kien-thuc-\d{{4}}-\d{{2}}-\d{{2}}\.{kind}"',
-                        response.headers["content-disposition"])
+    assert re.fullmatch(
+        rf'attachment; filename="kien-thuc-\d{{4}}-\d{{2}}-\d{{2}}\.{kind}"', response.headers["content-disposition"]
+    )
 
 
 @pytest.mark.parametrize("kind", ["csv", "xlsx"])
@@ -140,12 +146,16 @@ def test_a_dry_run_shows_the_change_and_applying_publishes_it(staff, restores):
     assert after[SLUG][1]["documents"][-1] == {"name": NEW_DOCUMENT, "note": None, "confirm": True}
     assert {s: r for s, (r, _) in after.items() if s != SLUG} == {s: r for s, (r, _) in before.items() if s != SLUG}
     with session_scope() as session:
-        published = session.scalar(select(KnowledgeRevision).where(KnowledgeRevision.slug == SLUG,
-                                                                   KnowledgeRevision.revision == before[SLUG][0] + 1))
+        published = session.scalar(
+            select(KnowledgeRevision).where(
+                KnowledgeRevision.slug == SLUG, KnowledgeRevision.revision == before[SLUG][0] + 1
+            )
+        )
         assert (published.origin, published.author) == ("staff", "Lan")
         assert session.get(KnowledgeEntry, SLUG).origin == "staff"
-        audit = session.scalars(select(AuditEntry).where(AuditEntry.target == SLUG,
-                                                         AuditEntry.actor_id == staff.id)).all()
+        audit = session.scalars(
+            select(AuditEntry).where(AuditEntry.target == SLUG, AuditEntry.actor_id == staff.id)
+        ).all()
         assert ("knowledge.import", before[SLUG][0] + 1) in [(a.action, a.detail["revision"]) for a in audit]
 
 
@@ -169,9 +179,15 @@ def test_a_bad_spreadsheet_is_refused_with_its_rows_and_changes_nothing(staff):
         assert response.status_code == 422
         refused = response.json()
         assert refused["error"]
-        assert [(e["row"], e["column"]) for e in refused["errors"]] == sorted([
-            (numbered[id(faq_rows[0])], "questions"), (numbered[id(faq_rows[1])], "id"),
-            (numbered[id(document)], "text"), (len(body), "slug"), (len(body) + 1, "kind")])
+        assert [(e["row"], e["column"]) for e in refused["errors"]] == sorted(
+            [
+                (numbered[id(faq_rows[0])], "questions"),
+                (numbered[id(faq_rows[1])], "id"),
+                (numbered[id(document)], "text"),
+                (len(body), "slug"),
+                (len(body) + 1, "kind"),
+            ]
+        )
     assert live() == before
 
 
@@ -188,11 +204,13 @@ def test_files_that_cannot_be_read_are_refused_with_a_4xx(staff):
     empty = io.BytesIO()
     zipfile.ZipFile(empty, "w").close()
     assert upload(staff, "trong.zip", empty.getvalue()).status_code == 422
-    not_multipart = staff.http.post("/admin/api/import", content=b"slug,kind", headers={"X-CSRF-Token": staff.csrf,
-                                                                                          "Content-Type": "text/csv"})
+    not_multipart = staff.http.post(
+        "/admin/api/import", content=b"slug,kind", headers={"X-CSRF-Token": staff.csrf, "Content-Type": "text/csv"}
+    )
     assert not_multipart.status_code == 415
-    no_file = staff.http.post("/admin/api/import", data={"x": "1"}, files={"other": ("a.csv", b"")},
-                              headers={"X-CSRF-Token": staff.csrf})
+    no_file = staff.http.post(
+        "/admin/api/import", data={"x": "1"}, files={"other": ("a.csv", b"")}, headers={"X-CSRF-Token": staff.csrf}
+    )
     assert no_file.status_code == 422
 
 

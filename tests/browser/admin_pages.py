@@ -1,5 +1,6 @@
 """What the staff pages' browser tests share: an account logged in through the page's own form,
 and a watch on script errors and content-security-policy violations."""
+
 from __future__ import annotations
 
 import itertools
@@ -10,9 +11,11 @@ from bot.storage.db import session_scope
 PASSWORD = "mật-khẩu-trang-quản-trị"
 # Before login the page asks /me and gets 401: the browser logs that refusal as an error.
 LOGIN_CHECK = "status of 401"
-WATCH_CSP = ("window.cspViolations = [];"
-             "document.addEventListener('securitypolicyviolation',"
-             " (e) => window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));")
+WATCH_CSP = (
+    "window.cspViolations = [];"
+    "document.addEventListener('securitypolicyviolation',"
+    " (e) => window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));"
+)
 _accounts = itertools.count()
 
 
@@ -31,8 +34,10 @@ def log_in(page, url: str, username: str, password: str = PASSWORD, expected: tu
     `window.cspViolations`."""
     problems: list[str] = []
     ignored = (LOGIN_CHECK, *expected)
-    page.on("console", lambda m: problems.append(m.text)
-            if m.type == "error" and not any(s in m.text for s in ignored) else None)
+    page.on(
+        "console",
+        lambda m: problems.append(m.text) if m.type == "error" and not any(s in m.text for s in ignored) else None,
+    )
     page.on("pageerror", lambda error: problems.append(str(error)))
     page.add_init_script(WATCH_CSP)
     page.goto(url)

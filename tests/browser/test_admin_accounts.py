@@ -1,6 +1,7 @@
 """Accounts in a real browser under the gateway's content security policy: an admin adds an account
 in the page, its owner logs in with the temporary password shown there and is made to change it
 before anything else, and the audit page lists the account's creation."""
+
 from __future__ import annotations
 
 import uuid

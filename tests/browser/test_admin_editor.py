@@ -2,6 +2,7 @@
 policy: staff edit a fee, preview it from the draft, publish it, and the web chat answers the new
 fee within 5 seconds; restoring the previous revision from the page's history brings the old fee
 back. An invalid draft shows each problem next to its field and publishing it is refused."""
+
 from __future__ import annotations
 
 import time
@@ -78,7 +79,8 @@ def seconds_until_answered(base: str, fee: str, since: float) -> float:
 
 
 def test_a_fee_edited_previewed_and_published_is_answered_within_5_s_and_restore_brings_it_back(
-        page, stack, staff, original):
+    page, stack, staff, original
+):
     base = stack.gateway_url
     old_fee = original["fee"]["text"]
     assert old_fee in fee_reply(base)
@@ -96,7 +98,8 @@ def test_a_fee_edited_previewed_and_published_is_answered_within_5_s_and_restore
     page.get_by_role("button", name="Xem trước", exact=True).click()
     # the first preview in a gateway process loads the sentence encoder: seconds, not milliseconds
     expect(page.get_by_role("log", name="Câu trả lời xem trước").locator(".bubble.bot").first).to_contain_text(
-        NEW_FEE, timeout=PREVIEW_WITHIN_MS)
+        NEW_FEE, timeout=PREVIEW_WITHIN_MS
+    )
     print(f"\npreview in {time.monotonic() - asked:.2f}s")
     assert old_fee in fee_reply(base), "the preview published the draft"
 
@@ -105,7 +108,10 @@ def test_a_fee_edited_previewed_and_published_is_answered_within_5_s_and_restore
     expect(page.locator(".editor-status")).to_have_text(f"Đã xuất bản phiên bản {revision + 1}.")
     live_after = seconds_until_answered(base, NEW_FEE, published_at)
     print(f"\npublish → answered in {live_after:.2f}s")
-    assert staff.entry(SLUG) == {"revision": revision + 1, "entry": {**original, "fee": {**original["fee"], "text": NEW_FEE}}}
+    assert staff.entry(SLUG) == {
+        "revision": revision + 1,
+        "entry": {**original, "fee": {**original["fee"], "text": NEW_FEE}},
+    }
 
     newest = page.locator(f".history li[data-revision='{revision + 1}']")
     expect(newest).to_contain_text("Nhân viên")
@@ -171,12 +177,15 @@ def test_invalid_fields_are_shown_next_to_them_and_publishing_them_is_refused(br
         page.once("dialog", lambda dialog: dialog.accept())
         page.locator(".entry-list li[data-slug='_canned'] button.entry").click()
         canned = staff.entry("_canned")["entry"]["replies"][0]
-        expect(page.get_by_role("group", name="Mẫu 1", exact=True).get_by_label("Tiêu đề")).to_have_value(canned["title"])
+        expect(page.get_by_role("group", name="Mẫu 1", exact=True).get_by_label("Tiêu đề")).to_have_value(
+            canned["title"]
+        )
         page.get_by_label("Tìm mục kiến thức").fill("co quan tiep nhan")
         page.locator(".entry-list li[data-slug='_offices'] button.entry").click()
         office = staff.entry("_offices")["entry"]["offices"][0]
         expect(page.locator("[data-path='offices.0.name'] input, [data-path='offices.0.name'] textarea")).to_have_value(
-            office["name"])
+            office["name"]
+        )
         assert page.evaluate("window.cspViolations") == []
         assert problems == []
     finally:
@@ -191,7 +200,8 @@ def test_publishing_over_someone_elses_publish_is_refused_and_offers_the_new_ver
 
     page.get_by_role("button", name="Xuất bản").click()
     expect(page.get_by_role("alert").filter(has_text="Người khác vừa xuất bản")).to_contain_text(
-        f"phiên bản {revision + 1}")
+        f"phiên bản {revision + 1}"
+    )
     assert staff.entry(SLUG) == {"revision": revision + 1, "entry": original}
     page.get_by_role("button", name="Tải bản mới").click()
     expect(page.get_by_text(f"Phiên bản hiện tại: {revision + 1}")).to_be_visible()

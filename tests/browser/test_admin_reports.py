@@ -1,6 +1,7 @@
 """Staff in a real browser under the gateway's content security policy: the analytics page draws
 its charts (Chart.js served by the project) from real web-chat turns, and the bottleneck report
 downloaded from its page parses and names the top procedure with its counts."""
+
 from __future__ import annotations
 
 from docx import Document
@@ -10,12 +11,16 @@ from tests.admin.test_bottleneck import seed_bottlenecks, summary_of
 from tests.browser.admin_pages import staff_opens
 from tests.integration.conftest import button
 
+
 def chart_data(page, name: str) -> dict:
-    return page.evaluate("""(name) => {
+    return page.evaluate(
+        """(name) => {
         const chart = Chart.getChart(document.querySelector(`[data-chart=${name}] canvas`));
         return {type: chart.config.type, labels: chart.data.labels,
                 datasets: chart.data.datasets.map((d) => ({label: d.label, data: d.data}))};
-    }""", name)
+    }""",
+        name,
+    )
 
 
 def test_the_analytics_page_draws_its_charts_from_real_turns(page, stack, chat):
@@ -59,7 +64,8 @@ def test_the_downloaded_bottleneck_report_names_the_top_procedure(page, stack):
     page.locator("#tab-bottleneck form.period button").click()
     expect(page.locator("#tab-bottleneck table").first).to_contain_text("Đăng ký khai sinh")
     expect(page.locator("#bottleneck-download")).to_have_attribute(
-        "href", "/admin/api/bottleneck.docx?from=2026-07-01&to=2026-07-01")
+        "href", "/admin/api/bottleneck.docx?from=2026-07-01&to=2026-07-01"
+    )
 
     with page.expect_download() as download:
         page.locator("#bottleneck-download").click()

@@ -1,6 +1,7 @@
 """Import and export in the staff page, in a real browser: download the spreadsheet, change one
 answer, preview the change, apply it, put the original back, and see a bad row refused by its row
 and column with nothing to apply."""
+
 from __future__ import annotations
 
 import csv

@@ -1,6 +1,7 @@
 """A citizen in the web chat and a volunteer in the console, two real browser contexts on the real
 services: ask for a person, claim, chat both ways, hand back; the bot is silent in between. And the
 console under the gateway's content security policy, opening files a hostile citizen sent."""
+
 import itertools
 
 from playwright.sync_api import Error as PlaywrightError
@@ -72,11 +73,16 @@ def test_volunteer_takes_over_and_hands_back(browser, stack):
         expect(chat.locator(".msg.bot", has_text="căn cước").last).to_be_visible()
 
         with session_scope() as session:
-            handoff = session.scalars(select(Handoff).join(Conversation).join(Citizen)
-                                      .where(Citizen.channel_user_id == sender)).one()
-            held = session.scalars(select(Message).where(
-                Message.conversation_id == handoff.conversation_id, Message.created_at >= handoff.claimed_at,
-                Message.created_at <= handoff.ended_at)).all()
+            handoff = session.scalars(
+                select(Handoff).join(Conversation).join(Citizen).where(Citizen.channel_user_id == sender)
+            ).one()
+            held = session.scalars(
+                select(Message).where(
+                    Message.conversation_id == handoff.conversation_id,
+                    Message.created_at >= handoff.claimed_at,
+                    Message.created_at <= handoff.ended_at,
+                )
+            ).all()
         assert handoff.status == "handed_back" and handoff.claimed_at is not None
         assert {m.author for m in held} >= {"citizen", "volunteer"}
         assert "bot" not in {m.author for m in held}, "the bot spoke while the volunteer held the conversation"
@@ -111,8 +117,14 @@ def test_console_and_report_obey_the_page_policy_and_citizen_files_run_no_script
         problems: list[str] = []
         # Before login the page asks /me and gets the expected 401; anything else logged as an
         # error (a CSP violation such as "Refused to …", a script error) is a problem.
-        console.on("console", lambda m: problems.append(f"{m.text} ({m.location.get('url')})")
-                   if m.type == "error" and "status of 401" not in m.text else None)
+        console.on(
+            "console",
+            lambda m: (
+                problems.append(f"{m.text} ({m.location.get('url')})")
+                if m.type == "error" and "status of 401" not in m.text
+                else None
+            ),
+        )
         console.on("pageerror", lambda error: problems.append(str(error)))
         try:
             console.goto(gateway.url + "/console")

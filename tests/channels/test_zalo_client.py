@@ -1,4 +1,5 @@
 """ZaloClient against the fake Zalo API and the session's migrated database."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,10 +11,11 @@ import httpx
 import pytest
 
 from bot.channels import zalo_api
-from bot.channels.zalo_api import ZaloClient, ZaloSendError, store_tokens
+from bot.channels.zalo_api import ZaloClient, ZaloSendError
 from bot.messages import Button, split_text
 from bot.storage.db import session_scope
 from bot.storage.models import ZaloToken
+from bot.storage.zalo_tokens import TokenRowLock, store_tokens
 from tests.fakes.zalo_api import FakeZaloAPI
 
 USER = "2468458835296197922"
@@ -29,12 +31,19 @@ def fake(loaded_db):
 
 @pytest.fixture
 def settings(loaded_db, fake):
-    return loaded_db.model_copy(update={"zalo_app_id": fake.app_id, "zalo_app_secret": fake.app_secret,
-                                        "zalo_api_url": fake.base_url, "zalo_oauth_url": fake.base_url})
+    return loaded_db.model_copy(
+        update={
+            "zalo_app_id": fake.app_id,
+            "zalo_app_secret": fake.app_secret,
+            "zalo_api_url": fake.base_url,
+            "zalo_oauth_url": fake.base_url,
+        }
+    )
 
 
 def run(settings, scenario, **options):
     """`scenario(client)` on a new event loop in a thread of its own, with a client made for that loop."""
+
     async def main():
         client = ZaloClient(settings, retry_delay_s=0.001, **options)
         try:
@@ -53,9 +62,11 @@ def stored() -> ZaloToken:
 
 def spend(fake: FakeZaloAPI, refresh_token: str) -> dict:
     """Uses `refresh_token` at the fake's OAuth endpoint directly."""
-    return httpx.post(f"{fake.base_url}/v4/oa/access_token", headers={"secret_key": fake.app_secret},
-                      data={"refresh_token": refresh_token, "app_id": fake.app_id,
-                            "grant_type": "refresh_token"}).json()
+    return httpx.post(
+        f"{fake.base_url}/v4/oa/access_token",
+        headers={"secret_key": fake.app_secret},
+        data={"refresh_token": refresh_token, "app_id": fake.app_id, "grant_type": "refresh_token"},
+    ).json()
 
 
 def test_a_text_is_sent(fake, settings):
@@ -69,10 +80,18 @@ def test_a_text_is_sent(fake, settings):
 def test_buttons_are_a_template_of_hidden_queries(fake, settings):
     buttons = [Button("Làm căn cước", "k7Qz1"), Button("Gặp tình nguyện viên", "k7Qz2")]
     run(settings, lambda client: client.send(USER, "Bạn cần gì?", buttons))
-    assert fake.wait_for_message(USER)["message"] == {"text": "Bạn cần gì?", "attachment": {
-        "type": "template", "payload": {"buttons": [
-            {"title": "Làm căn cước", "type": "oa.query.hide", "payload": "k7Qz1"},
-            {"title": "Gặp tình nguyện viên", "type": "oa.query.hide", "payload": "k7Qz2"}]}}}
+    assert fake.wait_for_message(USER)["message"] == {
+        "text": "Bạn cần gì?",
+        "attachment": {
+            "type": "template",
+            "payload": {
+                "buttons": [
+                    {"title": "Làm căn cước", "type": "oa.query.hide", "payload": "k7Qz1"},
+                    {"title": "Gặp tình nguyện viên", "type": "oa.query.hide", "payload": "k7Qz2"},
+                ]
+            },
+        },
+    }
 
 
 def test_a_long_text_is_split_at_sentences_with_buttons_on_the_last_part(fake, settings):
@@ -127,7 +146,7 @@ def test_concurrent_refreshes_in_tasks_and_in_two_threads_make_one_oauth_call(fa
     tasks, loops = 3, 2
     entered = threading.Condition()
     count = [0]
-    acquire = zalo_api._TokenRowLock.acquire
+    acquire = TokenRowLock.acquire
 
     def counted_acquire(self):
         with entered:
@@ -135,7 +154,7 @@ def test_concurrent_refreshes_in_tasks_and_in_two_threads_make_one_oauth_call(fa
             entered.notify_all()
         return acquire(self)
 
-    monkeypatch.setattr(zalo_api._TokenRowLock, "acquire", counted_acquire)
+    monkeypatch.setattr(TokenRowLock, "acquire", counted_acquire)
 
     async def scenario(client):
         return await asyncio.gather(*(client.access_token() for _ in range(tasks)))

@@ -29,7 +29,8 @@ Implemented:
   max_connections, allowed_updates (stored and reported only), drop_pending_updates.
 * getUpdates: offset confirms and drops earlier updates (a negative one keeps the last -offset), limit 1-100, long
   polling up to 50 s that returns as soon as an update is pushed, 409 Conflict while a webhook is set and for a long
-  poll superseded by another getUpdates or by setWebhook.
+  poll superseded by another getUpdates (two pollers with one token) or by setWebhook; as in the real server, a
+  conflict within 3 s of the previous one is answered 3 s late, so two pollers cannot spin.
 
 Not implemented: other methods (they get 404 like unknown ones), media and files, inline mode (so no
 inline_message_id is ever valid), custom emoji in Markdown, text_mention entities (tg://user links stay text_link),
@@ -37,6 +38,7 @@ business accounts, forum topics, delivery of updates to the webhook URL (they st
 pending_update_count), filtering by allowed_updates, and the real server's throttling of repeated getUpdates and
 setWebhook calls.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -46,7 +48,7 @@ import re
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 from aiohttp import web
 
@@ -54,17 +56,47 @@ _PATH = re.compile(r"/bot([^/]*)/([^/]+)")
 _TOKEN = re.compile(r"\d+:[\w-]+")
 _MAX_TEXT = 4096
 _MAX_LONG_POLL = 50
-_NOT_MODIFIED = ("message is not modified: specified new message content and reply markup are exactly the same as "
-                 "a current content and reply markup of the message")
-_CHAT_ACTIONS = {"typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
-                 "upload_document", "choose_sticker", "find_location", "record_video_note", "upload_video_note"}
+_CONFLICT_PACE_S = 3.0  # telegram-bot-api's fail_query_conflict: at most one prompt 409 per 3 s
+_SUPERSEDED = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
+_NOT_MODIFIED = (
+    "message is not modified: specified new message content and reply markup are exactly the same as "
+    "a current content and reply markup of the message"
+)
+_CHAT_ACTIONS = {
+    "typing",
+    "upload_photo",
+    "record_video",
+    "upload_video",
+    "record_voice",
+    "upload_voice",
+    "upload_document",
+    "choose_sticker",
+    "find_location",
+    "record_video_note",
+    "upload_video_note",
+}
 
 # How parameters, which arrive as strings, are typed (for handlers and for what tests see in `calls`).
 _JSON_PARAMS = {"reply_markup", "entities", "reply_parameters", "link_preview_options", "allowed_updates"}
-_INT_PARAMS = {"chat_id", "message_id", "reply_to_message_id", "message_thread_id", "offset", "limit", "timeout",
-               "cache_time", "max_connections"}
-_BOOL_PARAMS = {"show_alert", "drop_pending_updates", "disable_notification", "protect_content",
-                "allow_sending_without_reply", "disable_web_page_preview"}
+_INT_PARAMS = {
+    "chat_id",
+    "message_id",
+    "reply_to_message_id",
+    "message_thread_id",
+    "offset",
+    "limit",
+    "timeout",
+    "cache_time",
+    "max_connections",
+}
+_BOOL_PARAMS = {
+    "show_alert",
+    "drop_pending_updates",
+    "disable_notification",
+    "protect_content",
+    "allow_sending_without_reply",
+    "disable_web_page_preview",
+}
 
 
 class _ApiError(Exception):
@@ -95,8 +127,9 @@ def _bad(reason: str) -> _ApiError:
 
 
 def _json(body: dict, status: int = 200, headers: dict | None = None) -> web.Response:
-    return web.Response(text=json.dumps(body, ensure_ascii=False), status=status, headers=headers,
-                        content_type="application/json")
+    return web.Response(
+        text=json.dumps(body, ensure_ascii=False), status=status, headers=headers, content_type="application/json"
+    )
 
 
 async def _read_params(request: web.Request) -> dict[str, str]:
@@ -108,8 +141,13 @@ async def _read_params(request: web.Request) -> dict[str, str]:
         except ValueError:
             body = {}  # the real server ignores a body it can't parse, so the parameters are just missing
         if isinstance(body, dict):
-            params.update({key: value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-                           for key, value in body.items() if value is not None})
+            params.update(
+                {
+                    key: value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+                    for key, value in body.items()
+                    if value is not None
+                }
+            )
     elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
         form = await request.post()
         params.update({key: value for key, value in form.items() if isinstance(value, str)})  # files: unsupported
@@ -141,6 +179,7 @@ def _as_int(value: Any, default: int) -> int:
 
 
 # ---- Text and entities ------------------------------------------------------------------------------------------
+
 
 def _u16(text: str) -> int:
     """Length in UTF-16 code units, the unit of Telegram's entity offsets and lengths."""
@@ -175,7 +214,7 @@ def _checked_link(url: str) -> str:
     host = _HOST.match(rest)
     if host is None:
         raise ValueError("Wrong HTTP URL")
-    tail = rest[host.end():]
+    tail = rest[host.end() :]
     return f"{scheme}://{host.group()}{'' if tail.startswith('/') else '/'}{tail}"
 
 
@@ -194,10 +233,24 @@ class _Out:
         return "".join(self.parts[index:])
 
 
-_HTML_TAGS = {"b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline", "ins": "underline",
-              "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough", "tg-spoiler": "spoiler",
-              "span": "spoiler", "a": "text_link", "code": "code", "pre": "pre", "blockquote": "blockquote",
-              "tg-emoji": "custom_emoji"}
+_HTML_TAGS = {
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "tg-spoiler": "spoiler",
+    "span": "spoiler",
+    "a": "text_link",
+    "code": "code",
+    "pre": "pre",
+    "blockquote": "blockquote",
+    "tg-emoji": "custom_emoji",
+}
 _HTML_CHAR = re.compile(r"&(?:#x([0-9a-fA-F]+)|#([0-9]+)|([a-zA-Z]+));?")
 _HTML_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 _HTML_START = re.compile(r"<([^\s>]*)")
@@ -287,19 +340,39 @@ def _add_html_entity(entities: list[dict], name: str, argument: str, offset: int
         entity["custom_emoji_id"] = argument
     elif name == "code" and argument:
         entity["language"] = argument
-    elif name == "pre" and entities and entities[-1]["type"] == "code" and (
-            entities[-1]["offset"], entities[-1]["length"]) == (offset, length):
+    elif (
+        name == "pre"
+        and entities
+        and entities[-1]["type"] == "code"
+        and (entities[-1]["offset"], entities[-1]["length"]) == (offset, length)
+    ):
         language = entities.pop().get("language")  # <pre><code class="language-x"> is one pre entity
         if language:
             entity["language"] = language
     entities.append(entity)
 
 
-_MD2_MARKS = {"underline": "__", "spoiler": "||", "italic": "_", "bold": "*", "strikethrough": "~", "code": "`",
-              "text_link": "["}  # opening marks, tried in this order
+_MD2_MARKS = {
+    "underline": "__",
+    "spoiler": "||",
+    "italic": "_",
+    "bold": "*",
+    "strikethrough": "~",
+    "code": "`",
+    "text_link": "[",
+}  # opening marks, tried in this order
 _MD2_ENDS = {**_MD2_MARKS, "pre": "```", "text_link": "]"}
-_MD2_NAMES = {"bold": "Bold", "italic": "Italic", "underline": "Underline", "strikethrough": "Strikethrough",
-              "spoiler": "Spoiler", "code": "Code", "pre": "Pre", "text_link": "TextUrl", "blockquote": "BlockQuote"}
+_MD2_NAMES = {
+    "bold": "Bold",
+    "italic": "Italic",
+    "underline": "Underline",
+    "strikethrough": "Strikethrough",
+    "spoiler": "Spoiler",
+    "code": "Code",
+    "pre": "Pre",
+    "text_link": "TextUrl",
+    "blockquote": "BlockQuote",
+}
 
 
 def _pre_language(text: str, i: int) -> tuple[str, int]:
@@ -333,9 +406,14 @@ def _parse_markdown_v2(text: str) -> tuple[str, list[dict]]:
             out.add(char)
             i += 1
             continue
-        closes = stack and ((quote and char == "\n" and not text.startswith(">", i + 1)) or (
-            top != "blockquote" and text.startswith(_MD2_ENDS[top], i)
-            and not (top == "italic" and text.startswith("__", i))))
+        closes = stack and (
+            (quote and char == "\n" and not text.startswith(">", i + 1))
+            or (
+                top != "blockquote"
+                and text.startswith(_MD2_ENDS[top], i)
+                and not (top == "italic" and text.startswith("__", i))
+            )
+        )
         if closes:
             kind, offset, at, index, language = stack.pop()
             if char == "\n" and kind != "blockquote":
@@ -429,15 +507,18 @@ def _parse_markdown(text: str) -> tuple[str, list[dict]]:
         offset = out.size
         out.add(text[i:end])
         inner, i = text[i:end], end + len(end_mark)
-        entity = {"type": "pre" if pre else {"_": "italic", "*": "bold", "`": "code", "[": "text_link"}[char],
-                  "offset": offset, "length": out.size - offset}
+        entity = {
+            "type": "pre" if pre else {"_": "italic", "*": "bold", "`": "code", "[": "text_link"}[char],
+            "offset": offset,
+            "length": out.size - offset,
+        }
         if language:
             entity["language"] = language
         if char == "[":
             url = inner
             if text.startswith("(", i):
                 close = text.find(")", i)
-                url, i = (text[i + 1:close], close + 1) if close >= 0 else (text[i + 1:], n)
+                url, i = (text[i + 1 : close], close + 1) if close >= 0 else (text[i + 1 :], n)
             try:
                 entity["url"] = _checked_link(url)
             except ValueError:
@@ -448,10 +529,25 @@ def _parse_markdown(text: str) -> tuple[str, list[dict]]:
 
 
 _PARSERS: dict[str, Callable[[str], tuple[str, list[dict]]]] = {
-    "html": _parse_html, "markdownv2": _parse_markdown_v2, "markdown": _parse_markdown}
+    "html": _parse_html,
+    "markdownv2": _parse_markdown_v2,
+    "markdown": _parse_markdown,
+}
 _ENTITY_EXTRAS = {"text_link": "url", "text_mention": "user", "custom_emoji": "custom_emoji_id", "pre": "language"}
-_FORMATTING = {"bold", "italic", "underline", "strikethrough", "spoiler", "code", "pre", "text_link", "text_mention",
-               "custom_emoji", "blockquote", "expandable_blockquote"}
+_FORMATTING = {
+    "bold",
+    "italic",
+    "underline",
+    "strikethrough",
+    "spoiler",
+    "code",
+    "pre",
+    "text_link",
+    "text_mention",
+    "custom_emoji",
+    "blockquote",
+    "expandable_blockquote",
+}
 _AUTOMATIC = {"mention", "hashtag", "cashtag", "bot_command", "url", "email", "phone_number", "bank_card_number"}
 # Entities Telegram finds in any text. Bare domains are recognised for a few common top-level domains only.
 _AUTO_ENTITY = re.compile(
@@ -460,7 +556,8 @@ _AUTO_ENTITY = re.compile(
     r"|(?:[\w-]+\.)+(?:com|net|org|info|io|me|app|dev|edu|gov|vn)\b(?:[/?#][^\s<>\"]*)?))"
     r"|(?P<mention>(?<![\w@])@[A-Za-z0-9_]{5,32}\b)"
     r"|(?P<bot_command>(?<![\w/<>])/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?(?![\w/<>]))"
-    r"|(?P<hashtag>(?<![\w#])#\w*[^\W\d_]\w*)")
+    r"|(?P<hashtag>(?<![\w#])#\w*[^\W\d_]\w*)"
+)
 _NO_AUTO_INSIDE = {"code", "pre", "text_link", "text_mention", "custom_emoji"}
 
 
@@ -482,11 +579,17 @@ def _input_entities(value: Any, size: int) -> list[dict]:
             raise _bad("can't parse MessageEntity: Unsupported type specified")
         extra = _ENTITY_EXTRAS.get(kind)
         if extra and extra != "language" and extra not in entity:
-            raise _bad(f'can\'t parse MessageEntity: Can\'t find field "{extra}"')
+            raise _bad(f"can't parse MessageEntity: Can't find field \"{extra}\"")
         start, end = max(entity["offset"], 0), min(entity["offset"] + entity["length"], size)
         if end > start:
-            entities.append({"type": kind, "offset": start, "length": end - start,
-                             **({extra: entity[extra]} if extra in entity else {})})
+            entities.append(
+                {
+                    "type": kind,
+                    "offset": start,
+                    "length": end - start,
+                    **({extra: entity[extra]} if extra in entity else {}),
+                }
+            )
     return entities
 
 
@@ -499,7 +602,7 @@ def _auto_entities(text: str, entities: list[dict]) -> list[dict]:
             value = value.rstrip(".,:;!?'\"")
             while value.endswith(")") and value.count(")") > value.count("("):
                 value = value[:-1].rstrip(".,:;!?'\"")
-        start = _u16(text[:match.start()])
+        start = _u16(text[: match.start()])
         end = start + _u16(value)
         if not any(s < end and start < e for s, e in blocked):
             found.append({"type": match.lastgroup, "offset": start, "length": end - start})
@@ -509,7 +612,7 @@ def _auto_entities(text: str, entities: list[dict]) -> list[dict]:
 def _finish_text(text: str, entities: list[dict]) -> tuple[str, list[dict]]:
     """Trims white space around the text as Telegram does, then adds the entities it detects by itself."""
     body = text.strip()
-    lead, size = _u16(text[:len(text) - len(text.lstrip())]), _u16(body)
+    lead, size = _u16(text[: len(text) - len(text.lstrip())]), _u16(body)
     kept = []
     for entity in entities:
         start = max(entity["offset"] - lead, 0)
@@ -542,9 +645,18 @@ def _formatted_text(params: dict) -> tuple[str, list[dict]]:
 
 # ---- Keyboards --------------------------------------------------------------------------------------------------
 
-_BUTTON_ACTIONS = ("url", "callback_data", "web_app", "login_url", "switch_inline_query",
-                   "switch_inline_query_current_chat", "switch_inline_query_chosen_chat", "copy_text",
-                   "callback_game", "pay")
+_BUTTON_ACTIONS = (
+    "url",
+    "callback_data",
+    "web_app",
+    "login_url",
+    "switch_inline_query",
+    "switch_inline_query_current_chat",
+    "switch_inline_query_chosen_chat",
+    "copy_text",
+    "callback_game",
+    "pay",
+)
 
 
 def _array_field(markup: dict, name: str) -> list:
@@ -595,8 +707,11 @@ def _inline_button(button: Any) -> dict:
         if field in button and not isinstance(button[field], str):
             raise invalid(f'Field "{field}" must be of type String')
     # An empty url or callback_data counts as absent, as in the real server.
-    actions = [field for field in _BUTTON_ACTIONS
-               if button.get(field, "") != "" or (field in button and field not in ("url", "callback_data"))]
+    actions = [
+        field
+        for field in _BUTTON_ACTIONS
+        if button.get(field, "") != "" or (field in button and field not in ("url", "callback_data"))
+    ]
     if not actions:
         raise invalid("Text buttons are unallowed in the inline keyboard")
     if len(actions) > 1:
@@ -616,6 +731,7 @@ def _inline_button(button: Any) -> dict:
 
 # ---- The server -------------------------------------------------------------------------------------------------
 
+
 class FakeTelegramAPI:
     """A Bot API server on 127.0.0.1 for one bot, serving from its own thread and event loop.
 
@@ -624,21 +740,36 @@ class FakeTelegramAPI:
     `fail_next`).
     """
 
-    def __init__(self, token: str = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11",
-                 bot_username: str = "tro_ly_thu_tuc_bot", bot_first_name: str = "Trợ lý thủ tục",
-                 callback_query_lifetime: float = 15.0):
+    def __init__(
+        self,
+        token: str = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11",
+        bot_username: str = "tro_ly_thu_tuc_bot",
+        bot_first_name: str = "Trợ lý thủ tục",
+        callback_query_lifetime: float = 15.0,
+    ):
         if not _TOKEN.fullmatch(token):
             raise ValueError(f"not a bot token: {token!r}")
         self._token = token
-        self._bot = {"id": int(token.split(":")[0]), "is_bot": True, "first_name": bot_first_name,
-                     "username": bot_username}
+        self._bot = {
+            "id": int(token.split(":")[0]),
+            "is_bot": True,
+            "first_name": bot_first_name,
+            "username": bot_username,
+        }
         self._callback_query_lifetime = callback_query_lifetime
         handlers = {
-            "getMe": self._get_me, "sendMessage": self._send_message, "editMessageText": self._edit_message_text,
+            "getMe": self._get_me,
+            "sendMessage": self._send_message,
+            "editMessageText": self._edit_message_text,
             "editMessageReplyMarkup": self._edit_message_reply_markup,
-            "answerCallbackQuery": self._answer_callback_query, "sendChatAction": self._send_chat_action,
-            "setWebhook": self._set_webhook, "deleteWebhook": self._delete_webhook,
-            "getWebhookInfo": self._get_webhook_info, "getUpdates": self._get_updates, "getFile": self._get_file}
+            "answerCallbackQuery": self._answer_callback_query,
+            "sendChatAction": self._send_chat_action,
+            "setWebhook": self._set_webhook,
+            "deleteWebhook": self._delete_webhook,
+            "getWebhookInfo": self._get_webhook_info,
+            "getUpdates": self._get_updates,
+            "getFile": self._get_file,
+        }
         # Telegram matches method names case-insensitively; calls are recorded under the documented spelling.
         self._methods = {name.lower(): (name, handler) for name, handler in handlers.items()}
         # Everything below is shared by the server thread and the test; the condition guards it and is notified
@@ -664,6 +795,7 @@ class FakeTelegramAPI:
         self._port = 0
         # Touched only on the server's event loop:
         self._poller: asyncio.Future | None = None  # what the waiting getUpdates awaits
+        self._next_prompt_conflict = 0.0  # loop time before which a 409 is answered late
         self._closing = False
 
     # -- Lifecycle
@@ -745,25 +877,44 @@ class FakeTelegramAPI:
 
     # -- World set-up
 
-    def add_user(self, user_id: int, first_name: str, username: str | None = None, *,
-                 last_name: str | None = None, language_code: str | None = None) -> dict:
+    def add_user(
+        self,
+        user_id: int,
+        first_name: str,
+        username: str | None = None,
+        *,
+        last_name: str | None = None,
+        language_code: str | None = None,
+    ) -> dict:
         if user_id <= 0 or not first_name:
             raise ValueError("a user needs a positive id and a first name")
         user = {"id": user_id, "is_bot": False, "first_name": first_name}
-        user.update({key: value for key, value in (("last_name", last_name), ("username", username),
-                                                    ("language_code", language_code)) if value})
+        user.update(
+            {
+                key: value
+                for key, value in (("last_name", last_name), ("username", username), ("language_code", language_code))
+                if value
+            }
+        )
         with self._lock:
             self._users[user_id] = user
             return dict(user)
 
-    def add_chat(self, chat_id: int, type: str = "private", title: str | None = None,
-                 first_name: str | None = None, username: str | None = None) -> dict:
+    def add_chat(
+        self,
+        chat_id: int,
+        type: str = "private",
+        title: str | None = None,
+        first_name: str | None = None,
+        username: str | None = None,
+    ) -> dict:
         """Registers a chat the bot can write to. A private chat's id is its user's, and it takes the user's names."""
         with self._lock:
             return dict(self._add_chat(chat_id, type, title, first_name, username))
 
-    def _add_chat(self, chat_id: int, kind: str, title: str | None, first_name: str | None,
-                  username: str | None) -> dict:
+    def _add_chat(
+        self, chat_id: int, kind: str, title: str | None, first_name: str | None, username: str | None
+    ) -> dict:
         if kind == "private":
             user = self._users.get(chat_id, {})
             first_name = first_name or user.get("first_name")
@@ -794,22 +945,29 @@ class FakeTelegramAPI:
     def timed_calls(self, method: str, predicate: Callable[[dict], bool] | None = None) -> list[tuple[float, dict]]:
         """(time.monotonic() when it was answered, params) of each call of `method` (matching `predicate`)."""
         with self._lock:
-            return [(at, params) for at, (name, params) in zip(self._call_times, self._calls)
-                    if name.lower() == method.lower() and (predicate is None or predicate(params))]
+            return [
+                (at, params)
+                for at, (name, params) in zip(self._call_times, self._calls)
+                if name.lower() == method.lower() and (predicate is None or predicate(params))
+            ]
 
     def sent_messages(self, chat_id: int | None = None) -> list[dict]:
         """Messages the bot sent (in their current state, edits included), in sending order."""
         with self._lock:
-            return [copy.deepcopy(message) for (chat, _), message in self._messages.items()
-                    if self._by_bot(message) and chat_id in (None, chat)]
+            return [
+                copy.deepcopy(message)
+                for (chat, _), message in self._messages.items()
+                if self._by_bot(message) and chat_id in (None, chat)
+            ]
 
     def message(self, chat_id: int, message_id: int) -> dict:
         """The current state of a message (KeyError if there is none)."""
         with self._lock:
             return copy.deepcopy(self._messages[(chat_id, message_id)])
 
-    def wait_for_call(self, method: str, predicate: Callable[[dict], bool] | None = None,
-                      timeout: float = 10) -> tuple[str, dict]:
+    def wait_for_call(
+        self, method: str, predicate: Callable[[dict], bool] | None = None, timeout: float = 10
+    ) -> tuple[str, dict]:
         """The first recorded call of `method` (whose params satisfy `predicate`), waiting for it if need be.
 
         A call is recorded once the server has handled it; a getUpdates long poll as soon as it starts waiting.
@@ -817,14 +975,17 @@ class FakeTelegramAPI:
         name = method.lower()
 
         def find() -> tuple[str, dict] | None:
-            return next((call for call in self._calls
-                         if call[0].lower() == name and (predicate is None or predicate(call[1]))), None)
+            return next(
+                (call for call in self._calls if call[0].lower() == name and (predicate is None or predicate(call[1]))),
+                None,
+            )
 
         with self._lock:
             found = self._lock.wait_for(find, timeout)
             if found is None:
-                raise TimeoutError(f"no matching {method} call within {timeout} s; calls: "
-                                   f"{[call[0] for call in self._calls]}")
+                raise TimeoutError(
+                    f"no matching {method} call within {timeout} s; calls: {[call[0] for call in self._calls]}"
+                )
             return found
 
     # -- Driving
@@ -880,9 +1041,16 @@ class FakeTelegramAPI:
             self._last_query_number += 1
             query_id = str(self._bot["id"] * 10**9 + self._last_query_number)
             self._callback_queries[query_id] = time.monotonic()
-            return self._new_update("callback_query", {
-                "id": query_id, "from": dict(user), "message": copy.deepcopy(message),
-                "chat_instance": str(abs(chat_id) * 1_000_003 + self._bot["id"]), "data": data})
+            return self._new_update(
+                "callback_query",
+                {
+                    "id": query_id,
+                    "from": dict(user),
+                    "message": copy.deepcopy(message),
+                    "chat_instance": str(abs(chat_id) * 1_000_003 + self._bot["id"]),
+                    "data": data,
+                },
+            )
 
     def push_update(self, update: dict) -> None:
         """Queues an update for getUpdates (and wakes a waiting long poll)."""
@@ -914,16 +1082,26 @@ class FakeTelegramAPI:
         self._last_update_id += 1
         return {"update_id": self._last_update_id, kind: payload}
 
-    def _store_message(self, chat: dict, sender: dict, text: str, entities: list[dict],
-                       reply_markup: dict | None = None, reply_to: dict | None = None) -> dict:
+    def _store_message(
+        self,
+        chat: dict,
+        sender: dict,
+        text: str,
+        entities: list[dict],
+        reply_markup: dict | None = None,
+        reply_to: dict | None = None,
+    ) -> dict:
         message_id = self._last_message_id.get(chat["id"], 0) + 1
         self._last_message_id[chat["id"]] = message_id
         message: dict[str, Any] = {"message_id": message_id}
         if chat["type"] == "channel":
             message["sender_chat"] = dict(chat)  # channel posts are signed by the channel, not the bot
         else:
-            message["from"] = {key: sender[key] for key in ("id", "is_bot", "first_name", "last_name", "username",
-                                                            "language_code") if key in sender}
+            message["from"] = {
+                key: sender[key]
+                for key in ("id", "is_bot", "first_name", "last_name", "username", "language_code")
+                if key in sender
+            }
         message.update(chat=dict(chat), date=int(time.time()))
         if reply_to is not None:
             message["reply_to_message"] = reply_to
@@ -939,8 +1117,14 @@ class FakeTelegramAPI:
         if chat_id is None or chat_id == "":
             raise _bad("chat_id is empty")
         if isinstance(chat_id, str) and chat_id.startswith("@"):
-            chat = next((chat for chat in self._chats.values() if chat["type"] != "private"
-                         and chat.get("username", "").lower() == chat_id[1:].lower()), None)
+            chat = next(
+                (
+                    chat
+                    for chat in self._chats.values()
+                    if chat["type"] != "private" and chat.get("username", "").lower() == chat_id[1:].lower()
+                ),
+                None,
+            )
         else:
             chat = self._chats.get(chat_id) if isinstance(chat_id, int) else None
         if chat is None:
@@ -950,8 +1134,10 @@ class FakeTelegramAPI:
     def _reply_target(self, chat: dict, params: dict) -> dict | None:
         reply = params.get("reply_parameters")
         if reply is None and params.get("reply_to_message_id"):
-            reply = {"message_id": params["reply_to_message_id"],
-                     "allow_sending_without_reply": params.get("allow_sending_without_reply", False)}
+            reply = {
+                "message_id": params["reply_to_message_id"],
+                "allow_sending_without_reply": params.get("allow_sending_without_reply", False),
+            }
         if reply is None:
             return None
         if not isinstance(reply, dict):
@@ -997,8 +1183,11 @@ class FakeTelegramAPI:
                     outages.remove(outage)
                     status = outage[0]
                     self._record(method, params)
-                    return web.Response(status=status, content_type="text/html",
-                                        text=f"<html><body><h1>{status} Bad Gateway</h1></body></html>")
+                    return web.Response(
+                        status=status,
+                        content_type="text/html",
+                        text=f"<html><body><h1>{status} Bad Gateway</h1></body></html>",
+                    )
                 try:
                     failures = self._failures.get(method, [])
                     failure = next((f for f in failures if f[1] in (None, params.get("chat_id"))), None)
@@ -1030,16 +1219,26 @@ class FakeTelegramAPI:
         if request.match_info["token"] != self._token:
             return web.Response(status=401, text="Unauthorized")
         with self._lock:
-            found = next((content for path, content in self._files.values() if path == request.match_info["file_path"]), None)
+            found = next(
+                (content for path, content in self._files.values() if path == request.match_info["file_path"]), None
+            )
         if found is None:
             return web.Response(status=404, text="Not Found")
         return web.Response(body=found, content_type="application/octet-stream")
 
     def _get_me(self, params: dict) -> dict:
-        return {**self._bot, "can_join_groups": True, "can_read_all_group_messages": False,
-                "supports_inline_queries": False, "supports_guest_queries": False, "can_connect_to_business": False,
-                "has_main_web_app": False, "has_topics_enabled": False, "allows_users_to_create_topics": False,
-                "can_manage_bots": False}
+        return {
+            **self._bot,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+            "supports_guest_queries": False,
+            "can_connect_to_business": False,
+            "has_main_web_app": False,
+            "has_topics_enabled": False,
+            "allows_users_to_create_topics": False,
+            "can_manage_bots": False,
+        }
 
     def _send_message(self, params: dict) -> dict:
         text, entities = _formatted_text(params)
@@ -1058,8 +1257,11 @@ class FakeTelegramAPI:
         message = self._message_to_edit(params)
         if len(text) > _MAX_TEXT:
             raise _bad("message is too long")
-        if (text, entities, reply_markup) == (message["text"], message.get("entities", []),
-                                               message.get("reply_markup")):
+        if (text, entities, reply_markup) == (
+            message["text"],
+            message.get("entities", []),
+            message.get("reply_markup"),
+        ):
             raise _bad(_NOT_MODIFIED)
         message.update(text=text, entities=entities, reply_markup=reply_markup, edit_date=int(time.time()))
         for key in ("entities", "reply_markup"):  # an edit without them removes them
@@ -1108,8 +1310,11 @@ class FakeTelegramAPI:
             raise _bad("secret token is too long")
         if not re.fullmatch(r"[A-Za-z0-9_-]*", secret_token):
             raise _bad("secret token contains unallowed characters")
-        webhook = {"url": url, "secret_token": secret_token,
-                   "max_connections": min(max(_as_int(params.get("max_connections"), 40), 1), 100)}
+        webhook = {
+            "url": url,
+            "secret_token": secret_token,
+            "max_connections": min(max(_as_int(params.get("max_connections"), 40), 1), 100),
+        }
         if isinstance(params.get("allowed_updates"), list):
             webhook["allowed_updates"] = params["allowed_updates"]
         unchanged = webhook == self._webhook and not params.get("drop_pending_updates")
@@ -1134,19 +1339,20 @@ class FakeTelegramAPI:
     def _get_updates(self, params: dict) -> list[dict] | Awaitable[list[dict]]:
         """Answers at once if it can; otherwise returns the coroutine of the long poll."""
         if self._webhook is not None:
-            raise _ApiError(409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook "
-                                 "to delete the webhook first")
+            return self._conflict(
+                "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook "
+                "to delete the webhook first"
+            )
         offset = _as_int(params.get("offset"), 0)
         limit = min(max(_as_int(params.get("limit"), 100), 1), 100)
         timeout = min(max(_as_int(params.get("timeout"), 0), 0), _MAX_LONG_POLL)
         if offset < 0:  # keep only the last -offset updates
-            del self._updates[:max(len(self._updates) + offset, 0)]
+            del self._updates[: max(len(self._updates) + offset, 0)]
         elif offset > 0:  # everything before offset is confirmed
             self._updates = [update for update in self._updates if update["update_id"] >= offset]
         if self._updates or timeout == 0:
             return copy.deepcopy(self._updates[:limit])
-        self._end_long_poll("Conflict: terminated by other getUpdates request; make sure that only one bot "
-                            "instance is running")
+        self._end_long_poll(_SUPERSEDED)
         loop = asyncio.get_running_loop()
         self._poller = loop.create_future()
         return self._long_poll(self._poller, limit, loop.time() + timeout)
@@ -1161,7 +1367,7 @@ class FakeTelegramAPI:
                 except TimeoutError:
                     reason, timed_out = None, True
                 if reason is not None:
-                    raise _ApiError(409, reason)
+                    await self._conflict(reason)
                 with self._lock:
                     if self._updates or timed_out or self._closing:
                         return copy.deepcopy(self._updates[:limit])
@@ -1169,6 +1375,15 @@ class FakeTelegramAPI:
         finally:
             if self._poller is waiter:
                 self._poller = None
+
+    async def _conflict(self, reason: str) -> NoReturn:
+        """A 409, answered at once unless another was answered less than 3 s ago (then 3 s late)."""
+        now = asyncio.get_running_loop().time()
+        if now >= self._next_prompt_conflict:
+            self._next_prompt_conflict = now + _CONFLICT_PACE_S
+        else:
+            await asyncio.sleep(_CONFLICT_PACE_S)
+        raise _ApiError(409, reason)
 
     def _end_long_poll(self, reason: str | None) -> None:
         """Wakes the waiting getUpdates (on the server loop): None to look at the queue again, or a 409 reason."""

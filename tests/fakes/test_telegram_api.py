@@ -1,8 +1,10 @@
 """The fake Bot API against the real python-telegram-bot client, and raw HTTP for the exact envelopes."""
+
 from __future__ import annotations
 
 import asyncio
 import datetime as dtm
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -27,18 +29,24 @@ def fake():
 
 def with_bot(fake: FakeTelegramAPI, scenario, token: str | None = None):
     """Runs `scenario(bot)` with a real python-telegram-bot Bot pointed at the fake."""
+
     async def main():
         async with Bot(token or fake.token, base_url=fake.base_url) as bot:
             return await scenario(bot)
+
     # In a thread of its own: the browser tests' Playwright keeps an event loop running in this one.
     with ThreadPoolExecutor(1) as worker:
         return worker.submit(asyncio.run, main()).result()
 
 
-KEYBOARD = InlineKeyboardMarkup([[
-    InlineKeyboardButton("Nhận hỗ trợ", callback_data="accept:17"),
-    InlineKeyboardButton("Cổng dịch vụ công", url="https://dichvucong.gov.vn/p/home/dvc-trang-chu.html"),
-]])
+KEYBOARD = InlineKeyboardMarkup(
+    [
+        [
+            InlineKeyboardButton("Nhận hỗ trợ", callback_data="accept:17"),
+            InlineKeyboardButton("Cổng dịch vụ công", url="https://dichvucong.gov.vn/p/home/dvc-trang-chu.html"),
+        ]
+    ]
+)
 
 
 def test_get_me_describes_the_bot(fake):
@@ -71,24 +79,33 @@ def test_send_message_round_trips_an_inline_keyboard(fake):
 
 
 def test_html_is_parsed_into_entities_with_utf16_offsets(fake):
-    message = with_bot(fake, lambda bot: bot.send_message(
-        USER, "  <b>Xin chào</b> 👋 <a href='dichvucong.gov.vn'>cổng</a> &lt;3  ", parse_mode="HTML"))
+    message = with_bot(
+        fake,
+        lambda bot: bot.send_message(
+            USER, "  <b>Xin chào</b> 👋 <a href='dichvucong.gov.vn'>cổng</a> &lt;3  ", parse_mode="HTML"
+        ),
+    )
     assert message.text == "Xin chào 👋 cổng <3"
     assert [(e.type, e.offset, e.length, e.url) for e in message.entities] == [
-        ("bold", 0, 8, None), ("text_link", 12, 4, "http://dichvucong.gov.vn/")]
+        ("bold", 0, 8, None),
+        ("text_link", 12, 4, "http://dichvucong.gov.vn/"),
+    ]
 
 
-@pytest.mark.parametrize(("text", "parse_mode", "reason"), [
-    ("", None, "message text is empty"),
-    ("   ", None, "message text is empty"),
-    ("<b> </b>", "HTML", "message text is empty"),
-    ("x" * 4097, None, "message is too long"),
-    ("<x>hi</x>", "HTML", 'unsupported start tag "x" at byte offset 0'),
-    ("<b>hi</i>", "HTML", "unmatched end tag"),
-    ("Xong.", "MarkdownV2", "character '.' is reserved"),
-    ("*đậm", "MarkdownV2", "can't find end of bold entity at byte offset 0"),
-    ("_nghiêng", "Markdown", "can't find end of the entity starting at byte offset 0"),
-])
+@pytest.mark.parametrize(
+    ("text", "parse_mode", "reason"),
+    [
+        ("", None, "message text is empty"),
+        ("   ", None, "message text is empty"),
+        ("<b> </b>", "HTML", "message text is empty"),
+        ("x" * 4097, None, "message is too long"),
+        ("<x>hi</x>", "HTML", 'unsupported start tag "x" at byte offset 0'),
+        ("<b>hi</i>", "HTML", "unmatched end tag"),
+        ("Xong.", "MarkdownV2", "character '.' is reserved"),
+        ("*đậm", "MarkdownV2", "can't find end of bold entity at byte offset 0"),
+        ("_nghiêng", "Markdown", "can't find end of the entity starting at byte offset 0"),
+    ],
+)
 def test_bad_texts_are_rejected(fake, text, parse_mode, reason):
     with pytest.raises(BadRequest) as error:
         with_bot(fake, lambda bot: bot.send_message(USER, text, parse_mode=parse_mode))
@@ -96,8 +113,12 @@ def test_bad_texts_are_rejected(fake, text, parse_mode, reason):
 
 
 def test_markdown_v2_escapes_and_entities(fake):
-    message = with_bot(fake, lambda bot: bot.send_message(
-        USER, r"*Bước 1\.* xem [hướng dẫn](https://dichvucong.gov.vn/huong-dan)", parse_mode="MarkdownV2"))
+    message = with_bot(
+        fake,
+        lambda bot: bot.send_message(
+            USER, r"*Bước 1\.* xem [hướng dẫn](https://dichvucong.gov.vn/huong-dan)", parse_mode="MarkdownV2"
+        ),
+    )
     assert message.text == "Bước 1. xem hướng dẫn"
     assert [(e.type, e.offset, e.length) for e in message.entities] == [("bold", 0, 7), ("text_link", 12, 9)]
 
@@ -123,15 +144,18 @@ def test_callback_data_is_limited_to_64_bytes(fake):
 
 def test_inline_buttons_need_exactly_one_action(fake):
     def post(markup):
-        return httpx.post(f"{fake.base_url}{fake.token}/sendMessage",
-                          json={"chat_id": USER, "text": "x", "reply_markup": markup}).json()["description"]
+        return httpx.post(
+            f"{fake.base_url}{fake.token}/sendMessage", json={"chat_id": USER, "text": "x", "reply_markup": markup}
+        ).json()["description"]
 
     assert post({"inline_keyboard": [[{"text": "Nhận"}]]}) == (
-        "Bad Request: can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard")
+        "Bad Request: can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
+    )
     both = {"text": "Nhận", "callback_data": "a", "url": "https://a.vn"}
     assert "exactly one" in post({"inline_keyboard": [[both]]})
     assert post({"inline_keyboard": [[{"text": "Mở", "url": "http://localhost:8081"}]]}) == (
-        "Bad Request: inline keyboard button URL 'http://localhost:8081' is invalid: Wrong HTTP URL")
+        "Bad Request: inline keyboard button URL 'http://localhost:8081' is invalid: Wrong HTTP URL"
+    )
 
 
 def test_wrong_token_is_rejected(fake):
@@ -224,13 +248,15 @@ def test_edit_message_reply_markup_removes_the_keyboard_once(fake):
 def test_edit_message_text(fake):
     async def scenario(bot):
         sent = await bot.send_message(USER, "Đang chờ", reply_markup=KEYBOARD)
-        edited = await bot.edit_message_text("<b>Đã nhận</b>", USER, sent.message_id, parse_mode="HTML",
-                                             reply_markup=KEYBOARD)
+        edited = await bot.edit_message_text(
+            "<b>Đã nhận</b>", USER, sent.message_id, parse_mode="HTML", reply_markup=KEYBOARD
+        )
         assert (edited.text, edited.entities[0].type, edited.reply_markup) == ("Đã nhận", "bold", KEYBOARD)
         assert edited.edit_date is not None
         with pytest.raises(BadRequest, match="not modified"):
-            await bot.edit_message_text("<b>Đã nhận</b>", USER, sent.message_id, parse_mode="HTML",
-                                        reply_markup=KEYBOARD)
+            await bot.edit_message_text(
+                "<b>Đã nhận</b>", USER, sent.message_id, parse_mode="HTML", reply_markup=KEYBOARD
+            )
         user_message = fake.make_message_update(USER, USER, "cảm ơn")["message"]
         with pytest.raises(BadRequest, match="Message can't be edited"):
             await bot.edit_message_text("sửa", USER, user_message["message_id"])
@@ -266,6 +292,36 @@ def test_webhook_blocks_get_updates(fake):
     assert fake.webhook is None
     _, params = fake.wait_for_call("setWebhook", lambda p: p.get("secret_token") == "s3cret_-X")
     assert params["url"] == "https://example.org/telegram"
+
+
+def test_conflicts_carry_the_real_envelope_and_come_at_most_every_3_s(fake):
+    """A superseded long poll is answered with the real server's 409 envelope; one within 3 s of
+    the previous conflict 3 s late, so two pollers with one token cannot spin."""
+    url = f"{fake.base_url}{fake.token}/getUpdates"
+
+    async def superseded(bot: Bot, client: httpx.AsyncClient, limit: int) -> tuple[httpx.Response, float]:
+        """A raw long poll (tagged by its limit) that `bot` then supersedes: its answer, and how
+        long after it started waiting that came."""
+        poll = asyncio.create_task(client.post(url, json={"timeout": 20, "limit": limit}))
+        await asyncio.to_thread(fake.wait_for_call, "getUpdates", lambda p: p.get("limit") == limit)
+        waiting_since = time.monotonic()
+        assert await bot.get_updates(timeout=1) == ()  # the newer poll waits its own 1 s and finds nothing
+        return await poll, time.monotonic() - waiting_since
+
+    async def scenario(bot: Bot):
+        async with httpx.AsyncClient(timeout=30) as client:
+            return await superseded(bot, client, 50), await superseded(bot, client, 60)
+
+    (first, first_s), (second, second_s) = with_bot(fake, scenario)
+    conflict = {
+        "ok": False,
+        "error_code": 409,
+        "description": "Conflict: terminated by other getUpdates request; "
+        "make sure that only one bot instance is running",
+    }
+    assert first.status_code == second.status_code == 409
+    assert first.json() == second.json() == conflict
+    assert first_s < 3 <= second_s  # the second within 3 s of the first: answered 3 s late
 
 
 def test_get_updates_offset_confirms_and_drops(fake):
@@ -324,11 +380,18 @@ def test_raw_http_envelopes(fake):
 
     response = httpx.post(f"{url}/sendMessage", data={"chat_id": "777", "text": "xin chào"})
     assert (response.status_code, response.json()) == (
-        400, {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"})
+        400,
+        {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"},
+    )
 
-    response = httpx.post(f"{url}/SENDMESSAGE", data={
-        "chat_id": str(USER), "text": "xin chào",
-        "reply_markup": '{"inline_keyboard": [[{"text": "Nhận", "callback_data": "accept:1"}]]}'})
+    response = httpx.post(
+        f"{url}/SENDMESSAGE",
+        data={
+            "chat_id": str(USER),
+            "text": "xin chào",
+            "reply_markup": '{"inline_keyboard": [[{"text": "Nhận", "callback_data": "accept:1"}]]}',
+        },
+    )
     body = response.json()
     assert response.status_code == 200 and set(body) == {"ok", "result"} and body["ok"] is True
     assert body["result"]["reply_markup"] == {"inline_keyboard": [[{"text": "Nhận", "callback_data": "accept:1"}]]}
@@ -339,16 +402,27 @@ def test_raw_http_envelopes(fake):
 
     fake.fail_next("getMe", retry_after=5)
     response = httpx.get(f"{url}/getMe")
-    assert (response.status_code, response.headers["Retry-After"], response.json()) == (429, "5", {
-        "ok": False, "error_code": 429, "description": "Too Many Requests: retry after 5",
-        "parameters": {"retry_after": 5}})
+    assert (response.status_code, response.headers["Retry-After"], response.json()) == (
+        429,
+        "5",
+        {
+            "ok": False,
+            "error_code": 429,
+            "description": "Too Many Requests: retry after 5",
+            "parameters": {"retry_after": 5},
+        },
+    )
 
     response = httpx.post(f"{url}/setWebhook", json={"url": "https://example.org/hook"})
     assert response.json() == {"ok": True, "result": True, "description": "Webhook was set"}
 
-    for path, status, description in [(f"{url}/noSuchMethod", 404, "Not Found"),
-                                      (f"{fake.base_url}123:WRONG/getMe", 401, "Unauthorized"),
-                                      (f"{fake.base_url}not-a-token/getMe", 404, "Not Found")]:
+    for path, status, description in [
+        (f"{url}/noSuchMethod", 404, "Not Found"),
+        (f"{fake.base_url}123:WRONG/getMe", 401, "Unauthorized"),
+        (f"{fake.base_url}not-a-token/getMe", 404, "Not Found"),
+    ]:
         response = httpx.post(path)
         assert (response.status_code, response.json()) == (
-            status, {"ok": False, "error_code": status, "description": description})
+            status,
+            {"ok": False, "error_code": status, "description": description},
+        )

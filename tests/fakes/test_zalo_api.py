@@ -1,4 +1,5 @@
 """The fake Zalo API's contract, over raw HTTP: HTTP 200 error envelopes, header checks, single-use refresh tokens."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,10 +29,11 @@ def text_to(user_id: str, text: str, **message) -> dict:
 
 
 def refresh(fake: FakeZaloAPI, refresh_token: str, secret: str | None = None, app_id: str | None = None):
-    return httpx.post(f"{fake.base_url}/v4/oa/access_token",
-                      headers={"secret_key": fake.app_secret if secret is None else secret},
-                      data={"refresh_token": refresh_token, "app_id": app_id or fake.app_id,
-                            "grant_type": "refresh_token"})
+    return httpx.post(
+        f"{fake.base_url}/v4/oa/access_token",
+        headers={"secret_key": fake.app_secret if secret is None else secret},
+        data={"refresh_token": refresh_token, "app_id": app_id or fake.app_id, "grant_type": "refresh_token"},
+    )
 
 
 def test_a_text_is_delivered_with_a_message_id(fake):
@@ -59,18 +61,41 @@ def test_an_expired_access_token_is_refused(fake):
     assert send(fake, access, text_to(USER, "Xin chào")).json()["error"] == -216
 
 
-@pytest.mark.parametrize("body", [
-    text_to(USER, ""),
-    text_to(USER, "x" * 2001),
-    text_to("123", "unknown user"),
-    {"recipient": {}, "message": {"text": "no user"}},
-    text_to(USER, "six buttons", attachment={"type": "template", "payload": {"buttons": [
-        {"title": f"B{i}", "type": "oa.query.hide", "payload": f"k{i}"} for i in range(6)]}}),
-    text_to(USER, "bad type", attachment={"type": "template", "payload": {"buttons": [
-        {"title": "B", "type": "oa.query.nope", "payload": "k"}]}}),
-    text_to(USER, "long title", attachment={"type": "template", "payload": {"buttons": [
-        {"title": "t" * 101, "type": "oa.query.hide", "payload": "k"}]}}),
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        text_to(USER, ""),
+        text_to(USER, "x" * 2001),
+        text_to("123", "unknown user"),
+        {"recipient": {}, "message": {"text": "no user"}},
+        text_to(
+            USER,
+            "six buttons",
+            attachment={
+                "type": "template",
+                "payload": {
+                    "buttons": [{"title": f"B{i}", "type": "oa.query.hide", "payload": f"k{i}"} for i in range(6)]
+                },
+            },
+        ),
+        text_to(
+            USER,
+            "bad type",
+            attachment={
+                "type": "template",
+                "payload": {"buttons": [{"title": "B", "type": "oa.query.nope", "payload": "k"}]},
+            },
+        ),
+        text_to(
+            USER,
+            "long title",
+            attachment={
+                "type": "template",
+                "payload": {"buttons": [{"title": "t" * 101, "type": "oa.query.hide", "payload": "k"}]},
+            },
+        ),
+    ],
+)
 def test_invalid_messages_get_error_201(fake, body):
     access, _ = fake.issue_tokens()
     response = send(fake, access, body)
@@ -81,9 +106,15 @@ def test_invalid_messages_get_error_201(fake, body):
 
 def test_buttons_ride_on_the_text(fake):
     access, _ = fake.issue_tokens()
-    attachment = {"type": "template", "payload": {"buttons": [
-        {"title": "Có", "type": "oa.query.hide", "payload": "k1"},
-        {"title": "Cổng dịch vụ công", "type": "oa.open.url", "payload": {"url": "https://dichvucong.gov.vn"}}]}}
+    attachment = {
+        "type": "template",
+        "payload": {
+            "buttons": [
+                {"title": "Có", "type": "oa.query.hide", "payload": "k1"},
+                {"title": "Cổng dịch vụ công", "type": "oa.open.url", "payload": {"url": "https://dichvucong.gov.vn"}},
+            ]
+        },
+    }
     assert send(fake, access, text_to(USER, "Bạn cần gì?", attachment=attachment)).json()["error"] == 0
     assert fake.wait_for_message(USER)["message"]["attachment"] == attachment
 

@@ -26,6 +26,7 @@ Implemented:
 Not implemented: the authorization-code grant, other message types (media, lists, files, templates with a
 template_type), quotas, message ids of replies, and any other endpoint (404).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -105,8 +106,12 @@ def _check_message(body: Any) -> tuple[str, dict]:
 
 
 class FakeZaloAPI:
-    def __init__(self, app_id: str = "4291763606161179100", app_secret: str = "fake-app-secret",
-                 access_token_lifetime_s: float = 90000):
+    def __init__(
+        self,
+        app_id: str = "4291763606161179100",
+        app_secret: str = "fake-app-secret",
+        access_token_lifetime_s: float = 90000,
+    ):
         self.app_id, self.app_secret = app_id, app_secret
         self.access_token_lifetime_s = access_token_lifetime_s
         # Shared by the server thread and the test; the condition guards it and is notified on every change.
@@ -269,12 +274,20 @@ class FakeZaloAPI:
             if not self._lock.wait_for(lambda: condition(self), timeout):
                 raise TimeoutError(f"condition not met within {timeout} s")
 
-    def wait_for_message(self, user_id: str, predicate: Callable[[dict], bool] | None = None,
-                         timeout: float = 10) -> dict:
+    def wait_for_message(
+        self, user_id: str, predicate: Callable[[dict], bool] | None = None, timeout: float = 10
+    ) -> dict:
         """The first delivered message to `user_id` (whose "message" satisfies `predicate`), waiting if need be."""
+
         def find() -> dict | None:
-            return next((m for m in self._messages if m["user_id"] == user_id
-                         and (predicate is None or predicate(m["message"]))), None)
+            return next(
+                (
+                    m
+                    for m in self._messages
+                    if m["user_id"] == user_id and (predicate is None or predicate(m["message"]))
+                ),
+                None,
+            )
 
         with self._lock:
             found = self._lock.wait_for(find, timeout)
@@ -301,7 +314,7 @@ class FakeZaloAPI:
         chunk = b"\0" * 65536
         try:
             for start in range(0, size, len(chunk)):
-                await response.write(chunk[:size - start])
+                await response.write(chunk[: size - start])
                 with self._lock:
                     self._streamed[name] += min(len(chunk), size - start)
             await response.write_eof()
@@ -323,8 +336,9 @@ class FakeZaloAPI:
             self._message_calls += 1
             self._lock.notify_all()
             if self._broken:
-                return web.Response(status=self._broken.pop(0), text="<html>Bad Gateway</html>",
-                                    content_type="text/html")
+                return web.Response(
+                    status=self._broken.pop(0), text="<html>Bad Gateway</html>", content_type="text/html"
+                )
             try:
                 if self._access_tokens.get(request.headers.get("access_token", ""), 0) <= time.time():
                     raise _ZaloError(-216)
@@ -364,7 +378,13 @@ class FakeZaloAPI:
                 self._refresh_tokens.remove(form["refresh_token"])  # single use
                 access, refresh = self._issue()
                 self._lock.notify_all()
-                return web.json_response({"access_token": access, "refresh_token": refresh,
-                                          "expires_in": str(int(self.access_token_lifetime_s))})
-        return web.json_response({"error": error[0], "error_name": error[1],
-                                  "error_description": f"{error[1]} (fake Zalo OAuth server)"})
+                return web.json_response(
+                    {
+                        "access_token": access,
+                        "refresh_token": refresh,
+                        "expires_in": str(int(self.access_token_lifetime_s)),
+                    }
+                )
+        return web.json_response(
+            {"error": error[0], "error_name": error[1], "error_description": f"{error[1]} (fake Zalo OAuth server)"}
+        )

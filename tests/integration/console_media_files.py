@@ -1,5 +1,6 @@
 """Files a Telegram citizen sends to a volunteer, hostile and harmless, served by the fake Bot API:
 a waiting request whose messages carry them, for the console's media tests."""
+
 from __future__ import annotations
 
 import itertools
@@ -14,8 +15,10 @@ from tests.fakes.telegram_api import FakeTelegramAPI
 IMAGES = Path(__file__).resolve().parent.parent / "data" / "console_media"
 # Each script would leave a mark in the gateway origin's storage, where the console page can see it.
 HTML_WITH_SCRIPT = b"<!doctype html><script>localStorage.setItem('pwned', 'html')</script><p>Xin chao</p>"
-SVG_WITH_SCRIPT = (b'<svg xmlns="http://www.w3.org/2000/svg" onload="localStorage.setItem(\'pwned\', \'svg-onload\')">'
-                   b"<script>localStorage.setItem('pwned', 'svg')</script></svg>")
+SVG_WITH_SCRIPT = (
+    b"<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"localStorage.setItem('pwned', 'svg-onload')\">"
+    b"<script>localStorage.setItem('pwned', 'svg')</script></svg>"
+)
 _ids = itertools.count(1)
 
 
@@ -38,9 +41,14 @@ FILES = (
 
 def telegram_settings(telegram: FakeTelegramAPI, **extra):
     """A gateway whose Telegram channel (polling, no webhook) downloads files from the fake."""
-    return get_settings().model_copy(update={
-        "telegram_token": telegram.token, "telegram_api_url": telegram.base_url,
-        "telegram_file_url": telegram.base_file_url, **extra})
+    return get_settings().model_copy(
+        update={
+            "telegram_token": telegram.token,
+            "telegram_api_url": telegram.base_url,
+            "telegram_file_url": telegram.base_file_url,
+            **extra,
+        }
+    )
 
 
 def waiting_request_with_files(telegram: FakeTelegramAPI) -> tuple[int, dict[str, str]]:
@@ -63,9 +71,17 @@ def waiting_request_with_files(telegram: FakeTelegramAPI) -> tuple[int, dict[str
         for file in FILES:
             file_id = f"BQACAgUAAxkBAAI{number}-{file.name}"
             telegram.add_file(file_id, file.content, f"documents/{number}-{file.name}")
-            message = Message(conversation_id=conversation.id, citizen_id=citizen.id, direction="in",
-                              channel="telegram", channel_message_id=f"{number}-{file.name}", author="citizen",
-                              text=f"[Tệp] {file.name}", media={"kind": "document", "ref": file_id}, status="processed")
+            message = Message(
+                conversation_id=conversation.id,
+                citizen_id=citizen.id,
+                direction="in",
+                channel="telegram",
+                channel_message_id=f"{number}-{file.name}",
+                author="citizen",
+                text=f"[Tệp] {file.name}",
+                media={"kind": "document", "ref": file_id},
+                status="processed",
+            )
             session.add(message)
             session.flush()
             urls[file.name] = f"/console/api/messages/{message.id}/media"

@@ -1,6 +1,7 @@
 """schemathesis hooks for tests/integration/test_openapi_fuzz.py (loaded with SCHEMATHESIS_HOOKS):
 a 5xx is a failure unless the operation documents it (`/readyz` answers 503 when not ready);
 a 500 always is."""
+
 from __future__ import annotations
 
 import schemathesis

@@ -1,4 +1,5 @@
 """The people of the handoff tests: a volunteer's console session and a citizen in the web chat."""
+
 from __future__ import annotations
 
 import itertools
@@ -41,8 +42,11 @@ class Console:
 
     def publish(self, slug: str, entry: dict) -> int:
         """Publishes `entry` over the latest revision; the new revision."""
-        response = self.http.put(f"/admin/api/entries/{slug}", json={"revision": self.entry(slug)["revision"], "entry": entry},
-                                 headers={auth.CSRF_HEADER: self.csrf})
+        response = self.http.put(
+            f"/admin/api/entries/{slug}",
+            json={"revision": self.entry(slug)["revision"], "entry": entry},
+            headers={auth.CSRF_HEADER: self.csrf},
+        )
         assert response.status_code == 200, response.text
         return response.json()["revision"]
 
@@ -88,18 +92,32 @@ class WebCitizen:
 
     def handoff(self) -> Handoff:
         with session_scope() as session:
-            return session.scalars(select(Handoff).join(Conversation).join(Citizen)
-                                   .where(Citizen.channel_user_id == self.sender).order_by(Handoff.id.desc())).first()
+            return session.scalars(
+                select(Handoff)
+                .join(Conversation)
+                .join(Citizen)
+                .where(Citizen.channel_user_id == self.sender)
+                .order_by(Handoff.id.desc())
+            ).first()
 
     def owner(self) -> Owner:
         with session_scope() as session:
-            return session.scalars(select(Conversation.owner).join(Citizen)
-                                   .where(Citizen.channel_user_id == self.sender).order_by(Conversation.id.desc())).first()
+            return session.scalars(
+                select(Conversation.owner)
+                .join(Citizen)
+                .where(Citizen.channel_user_id == self.sender)
+                .order_by(Conversation.id.desc())
+            ).first()
 
     def messages(self, since_id: int = 0) -> list[Message]:
         with session_scope() as session:
-            return session.scalars(select(Message).join(Conversation).join(Citizen).where(
-                Citizen.channel_user_id == self.sender, Message.id > since_id).order_by(Message.id)).all()
+            return session.scalars(
+                select(Message)
+                .join(Conversation)
+                .join(Citizen)
+                .where(Citizen.channel_user_id == self.sender, Message.id > since_id)
+                .order_by(Message.id)
+            ).all()
 
 
 def volunteer_takes_over(base: str, citizen) -> tuple[Console, EventStream, int]:

@@ -1,5 +1,6 @@
 """A gateway replica served from the test process (Rasa and the action server are the real
 ones of the session's stack), so tests can reach its router, handoffs and clock."""
+
 from __future__ import annotations
 
 import asyncio
@@ -19,8 +20,9 @@ from tests.ports import free_port
 class Replica:
     def __init__(self, settings: Settings | None = None):
         self.app = create_app(settings)
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=free_port(), log_level="warning",
-                                                   proxy_headers=False))  # the app resolves X-Forwarded-For itself
+        self.server = uvicorn.Server(
+            uvicorn.Config(self.app, host="127.0.0.1", port=free_port(), log_level="warning", proxy_headers=False)
+        )  # the app resolves X-Forwarded-For itself
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=lambda: self.loop.run_until_complete(self.server.serve()), daemon=True)
         self.url = f"http://127.0.0.1:{self.server.config.port}"
@@ -45,6 +47,7 @@ class Event(NamedTuple):
     name: str
     data: dict
     at: float  # time.perf_counter() when it arrived
+    id: str | None = None  # the event's `id:` (a message's database id on the citizen's stream)
 
 
 class EventStream(threading.Thread):
@@ -65,18 +68,20 @@ class EventStream(threading.Thread):
             pass
 
     def _read(self, client: httpx.Client) -> None:
-        name = "message"
+        name, event_id = "message", None
         with client.stream("GET", self.url, headers=self.headers, timeout=None) as response:
             for line in response.iter_lines():
                 if line == ": connected":
                     self.connected.set()
+                elif line.startswith("id: "):
+                    event_id = line[4:]
                 elif line.startswith("event: "):
                     name = line[7:]
                 elif line.startswith("data: "):
                     with self._changed:
-                        self.events.append(Event(name, json.loads(line[6:]), time.perf_counter()))
+                        self.events.append(Event(name, json.loads(line[6:]), time.perf_counter(), event_id))
                         self._changed.notify_all()
-                    name = "message"
+                    name, event_id = "message", None
 
     def start_and_wait(self) -> "EventStream":
         self.start()

@@ -1,5 +1,6 @@
 """Floods against the real stack (issue 12): a 256 MB body, declared or chunked, is refused
 without the gateway's memory growing (finding 8), and the guards leave the chat itself working."""
+
 from __future__ import annotations
 
 import socket
@@ -12,7 +13,7 @@ MEGABYTE = 1 << 20
 
 
 def gateway_pid(stack) -> int:
-    return next(s.process.pid for s in stack.services if s.name == "gateway")
+    return stack.service("gateway-0").process.pid
 
 
 def peak_rss_mb(pid: int) -> float:

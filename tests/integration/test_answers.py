@@ -1,6 +1,7 @@
 """Answering what was asked, end to end through /api/chat with the real Rasa and action server:
 the turn's decision (`about`), the fact asked, the facts the sources give, honest declines,
 context, the form of address, and no silence while a volunteer is awaited."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -34,16 +35,28 @@ def ask(gateway):
 
 def stored_turns(sender: str) -> list[Turn]:
     with session_scope() as session:
-        return list(session.scalars(
-            select(Turn).join(Conversation, Conversation.id == Turn.conversation_id)
-            .join(Citizen, Citizen.id == Conversation.citizen_id)
-            .where(Citizen.channel_user_id == sender).order_by(Turn.id)
-        ))
+        return list(
+            session.scalars(
+                select(Turn)
+                .join(Conversation, Conversation.id == Turn.conversation_id)
+                .join(Citizen, Citizen.id == Conversation.citizen_id)
+                .where(Citizen.channel_user_id == sender)
+                .order_by(Turn.id)
+            )
+        )
 
 
 def test_every_turn_reports_and_stores_its_decision(ask):
-    turns = [ask(text)["about"] for text in ("asdkjh qwe zzz", "xin chào", "làm căn cước mất bao lâu", "cảm ơn em",
-                                             "thủ tục đăng ký sáng chế thế nào")]
+    turns = [
+        ask(text)["about"]
+        for text in (
+            "asdkjh qwe zzz",
+            "xin chào",
+            "làm căn cước mất bao lâu",
+            "cảm ơn em",
+            "thủ tục đăng ký sáng chế thế nào",
+        )
+    ]
     assert turns[0]["procedure"] is None and turns[0]["outcome"] in ("clarify", "other")
     assert turns[1] == {"procedure": None, "aspect": None, "outcome": "chitchat"}
     assert turns[2] == {"procedure": "can-cuoc", "aspect": "time", "outcome": "answer"}
@@ -64,18 +77,25 @@ def test_where_to_go_for_a_birth_registration_is_not_dossier_tracking(ask):
     assert body["about"] == {"procedure": "khai-sinh", "aspect": "where", "outcome": "answer"}
 
 
-@pytest.mark.parametrize("question, fact", [
-    ("trong bao nhiêu ngày phải đi khai sinh cho con", "60 ngày"),
-    ("nhà tôi cho thuê phòng, khách đến thì phải thông báo lưu trú trước mấy giờ", "23 giờ"),
-])
+@pytest.mark.parametrize(
+    "question, fact",
+    [
+        ("trong bao nhiêu ngày phải đi khai sinh cho con", "60 ngày"),
+        ("nhà tôi cho thuê phòng, khách đến thì phải thông báo lưu trú trước mấy giờ", "23 giờ"),
+    ],
+)
 def test_the_fact_asked_comes_first(ask, question, fact):
     first = ask(question)["replies"][0]["text"]
     assert first.startswith("Dạ") and fact in first
 
 
 def test_online_level_is_never_claimed_beyond_the_sources(ask):
-    for question in ("xin lý lịch tư pháp online được không", "đăng ký hộ kinh doanh nộp trực tuyến được không",
-                     "làm hộ chiếu online được không", "đổi bằng lái xe trực tuyến được không"):
+    for question in (
+        "xin lý lịch tư pháp online được không",
+        "đăng ký hộ kinh doanh nộp trực tuyến được không",
+        "làm hộ chiếu online được không",
+        "đổi bằng lái xe trực tuyến được không",
+    ):
         said = texts(ask(question)["replies"])
         assert "hoàn toàn trực tuyến" not in said and "toàn trình" not in said.replace("chưa xác nhận", ""), question
 
@@ -93,12 +113,15 @@ def test_vneid_level_2_is_registered_at_the_commune_police(ask):
     assert "Trung tâm Phục vụ hành chính công TP.HCM" not in said
 
 
-@pytest.mark.parametrize("question", [
-    "tôi muốn đăng ký kết hôn với người nước ngoài thì cần giấy tờ gì",
-    "học lái xe ô tô lần đầu thì đăng ký ở đâu",
-    "tôi muốn kiện hàng xóm ra tòa vì lấn đất",
-    "lương hưu của tôi tính thế nào",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "tôi muốn đăng ký kết hôn với người nước ngoài thì cần giấy tờ gì",
+        "học lái xe ô tô lần đầu thì đăng ký ở đâu",
+        "tôi muốn kiện hàng xóm ra tòa vì lấn đất",
+        "lương hưu của tôi tính thế nào",
+    ],
+)
 def test_near_neighbours_and_other_topics_are_declined_by_name(ask, question):
     body = ask(question)
     assert body["about"] == {"procedure": None, "aspect": None, "outcome": "decline"}
@@ -150,8 +173,10 @@ def test_a_waiting_citizen_is_never_left_in_silence(ask, loaded_db):
     assert ask("còn đó không")["replies"] == []  # acknowledged a moment ago: no repeat
     with session_scope() as session:  # a minute later, the next message is acknowledged again
         handoff = session.scalars(
-            select(Handoff).join(Conversation, Conversation.id == Handoff.conversation_id)
-            .join(Citizen, Citizen.id == Conversation.citizen_id).where(Citizen.channel_user_id == ask.sender)
+            select(Handoff)
+            .join(Conversation, Conversation.id == Handoff.conversation_id)
+            .join(Citizen, Citizen.id == Conversation.citizen_id)
+            .where(Citizen.channel_user_id == ask.sender)
         ).one()
         handoff.citizen_told_waiting_at -= dt.timedelta(seconds=61)
     assert "ghi lại tin nhắn" in texts(ask("có ai không ạ")["replies"])

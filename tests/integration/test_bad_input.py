@@ -1,4 +1,5 @@
 """Malformed /api/chat bodies get a clear 4xx and store nothing."""
+
 import pytest
 from sqlalchemy import func, select
 
@@ -11,18 +12,21 @@ def stored_messages() -> int:
         return session.scalar(select(func.count()).select_from(Message))
 
 
-@pytest.mark.parametrize("body, status, says", [
-    (b"{", 400, "not valid JSON"),
-    (b'{"sender_id": "a", "text": "\xff\xfe"}', 400, "UTF-8"),
-    (b'{"text": "xin chao"}', 422, "sender_id"),
-    (b'{"sender_id": "a"}', 422, "text"),
-    (b'{"sender_id": 5, "text": "x"}', 422, "sender_id"),
-    (b'{"sender_id": "a", "text": ["x"]}', 422, "text"),
-    (b'[1, 2]', 422, "body"),
-    (b'{"sender_id": "", "text": "x"}', 422, "sender_id"),
-    (b'{"sender_id": "a", "text": "x", "deep": ' + b"[" * 1000 + b"]" * 1000 + b"}", 422, "nests deeper"),
-    (b'{"sender_id": "a", "text": "\\ud800"}', 422, "surrogate"),
-])
+@pytest.mark.parametrize(
+    "body, status, says",
+    [
+        (b"{", 400, "not valid JSON"),
+        (b'{"sender_id": "a", "text": "\xff\xfe"}', 400, "UTF-8"),
+        (b'{"text": "xin chao"}', 422, "sender_id"),
+        (b'{"sender_id": "a"}', 422, "text"),
+        (b'{"sender_id": 5, "text": "x"}', 422, "sender_id"),
+        (b'{"sender_id": "a", "text": ["x"]}', 422, "text"),
+        (b"[1, 2]", 422, "body"),
+        (b'{"sender_id": "", "text": "x"}', 422, "sender_id"),
+        (b'{"sender_id": "a", "text": "x", "deep": ' + b"[" * 1000 + b"]" * 1000 + b"}", 422, "nests deeper"),
+        (b'{"sender_id": "a", "text": "\\ud800"}', 422, "surrogate"),
+    ],
+)
 def test_rejected_with_a_clear_message(gateway, body, status, says):
     before = stored_messages()
     response = gateway.post("/api/chat", content=body, headers={"content-type": "application/json"})

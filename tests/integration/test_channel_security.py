@@ -1,6 +1,7 @@
 """The Telegram and Zalo channels against an attacker (issue 12): Zalo's signature checked against a
 known answer computed by hand, hostile JSON refused with a 4xx before anything is stored, and
 citizens' media fetched only from the channel's own hosts, with a size cap."""
+
 from __future__ import annotations
 
 import hashlib
@@ -11,11 +12,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from bot.channels.zalo_api import store_tokens
-from bot.console.api import MediaUnavailable
+from bot.messages import MediaUnavailable
 from bot.settings import get_settings
 from bot.storage.db import session_scope
 from bot.storage.models import ChannelEvent
+from bot.storage.zalo_tokens import store_tokens
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.zalo_api import FakeZaloAPI
 from tests.integration.replica import Replica
@@ -54,15 +55,23 @@ def telegram():
 
 @pytest.fixture(scope="module")
 def replica(stack, zalo, telegram):
-    settings = get_settings().model_copy(update={
-        "zalo_app_id": zalo.app_id, "zalo_app_secret": zalo.app_secret, "zalo_oa_secret": OA_SECRET,
-        "zalo_api_url": zalo.base_url, "zalo_oauth_url": zalo.base_url,
-        "zalo_replay_window_hours": 24 * 365 * 10,  # the known-answer event has a fixed timestamp
-        "zalo_media_hosts": "zdn.vn,127.0.0.1",  # the fake CDN is local; "localhost" plays another host
-        "max_media_bytes": MEDIA_CAP,
-        "telegram_token": telegram.token, "telegram_api_url": telegram.base_url,
-        "telegram_file_url": telegram.base_file_url, "telegram_secret": TELEGRAM_SECRET,
-        "telegram_webhook_url": "https://hotro.example.vn/webhooks/telegram"})
+    settings = get_settings().model_copy(
+        update={
+            "zalo_app_id": zalo.app_id,
+            "zalo_app_secret": zalo.app_secret,
+            "zalo_oa_secret": OA_SECRET,
+            "zalo_api_url": zalo.base_url,
+            "zalo_oauth_url": zalo.base_url,
+            "zalo_replay_window_hours": 24 * 365 * 10,  # the known-answer event has a fixed timestamp
+            "zalo_media_hosts": "zdn.vn,127.0.0.1",  # the fake CDN is local; "localhost" plays another host
+            "max_media_bytes": MEDIA_CAP,
+            "telegram_token": telegram.token,
+            "telegram_api_url": telegram.base_url,
+            "telegram_file_url": telegram.base_file_url,
+            "telegram_secret": TELEGRAM_SECRET,
+            "telegram_webhook_url": "https://hotro.example.vn/webhooks/telegram",
+        }
+    )
     with Replica(settings) as running:
         yield running
 
@@ -72,8 +81,9 @@ def stored_events() -> int:
         return session.scalar(select(func.count()).select_from(ChannelEvent))
 
 
-def zalo_post(replica: Replica, body: bytes, signature: str | None,
-              content_type: str = "application/json") -> httpx.Response:
+def zalo_post(
+    replica: Replica, body: bytes, signature: str | None, content_type: str = "application/json"
+) -> httpx.Response:
     headers = {"Content-Type": content_type}
     if signature is not None:
         headers["X-ZEvent-Signature"] = signature
@@ -83,9 +93,10 @@ def zalo_post(replica: Replica, body: bytes, signature: str | None,
 def signed_now(zalo: FakeZaloAPI, text_json: str) -> tuple[bytes, str]:
     """A fresh event whose text is `text_json` (already JSON-encoded), correctly signed."""
     timestamp = str(int(time.time() * 1000))
-    body = (f'{{"app_id":"{zalo.app_id}","event_name":"user_send_text","timestamp":"{timestamp}",'
-            f'"sender":{{"id":"{KNOWN_SENDER}"}},"message":{{"msg_id":"hostile{time.time_ns()}","text":{text_json}}}}}'
-            ).encode()
+    body = (
+        f'{{"app_id":"{zalo.app_id}","event_name":"user_send_text","timestamp":"{timestamp}",'
+        f'"sender":{{"id":"{KNOWN_SENDER}"}},"message":{{"msg_id":"hostile{time.time_ns()}","text":{text_json}}}}}'
+    ).encode()
     mac = hashlib.sha256(zalo.app_id.encode() + body + timestamp.encode() + OA_SECRET.encode()).hexdigest()
     return body, f"mac={mac}"
 
@@ -93,9 +104,17 @@ def signed_now(zalo: FakeZaloAPI, text_json: str) -> tuple[bytes, str]:
 # -- Zalo signatures ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("signature", [
-    None, "", "mac=", "mac=" + KNOWN_MAC[:-1] + ("0" if KNOWN_MAC[-1] != "0" else "1"), f"mac={OTHER_BODY_MAC}",
-], ids=["no header", "empty header", "empty mac", "wrong mac", "mac of another body"])
+@pytest.mark.parametrize(
+    "signature",
+    [
+        None,
+        "",
+        "mac=",
+        "mac=" + KNOWN_MAC[:-1] + ("0" if KNOWN_MAC[-1] != "0" else "1"),
+        f"mac={OTHER_BODY_MAC}",
+    ],
+    ids=["no header", "empty header", "empty mac", "wrong mac", "mac of another body"],
+)
 def test_an_event_without_its_own_valid_signature_is_refused_and_stores_nothing(replica, signature):
     before = stored_events()
     response = zalo_post(replica, KNOWN_EVENT, signature)
@@ -128,16 +147,24 @@ def test_hostile_json_on_the_zalo_webhook_is_a_4xx_and_stores_nothing(replica, z
 
 
 @pytest.mark.parametrize("content_type", ["application/json", "text/plain"])
-@pytest.mark.parametrize("body, status", [
-    (DEEP, 422),
-    (b'{"update_id": 77, "message": {"text": "' + LONE_SURROGATE_TEXT.encode() + b'"}}', 422),
-    (b'{"update_id": 78, "message": {"text": "\xff"}}', 400),
-    (b"[1, 2]", 400),
-], ids=["deep", "lone surrogate", "bad utf-8", "not an object"])
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        (DEEP, 422),
+        (b'{"update_id": 77, "message": {"text": "' + LONE_SURROGATE_TEXT.encode() + b'"}}', 422),
+        (b'{"update_id": 78, "message": {"text": "\xff"}}', 400),
+        (b"[1, 2]", 400),
+    ],
+    ids=["deep", "lone surrogate", "bad utf-8", "not an object"],
+)
 def test_hostile_json_on_the_telegram_webhook_is_a_4xx_and_stores_nothing(replica, body, status, content_type):
     before = stored_events()
-    response = httpx.post(replica.url + "/webhooks/telegram", content=body, timeout=30, headers={
-        "Content-Type": content_type, "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET})
+    response = httpx.post(
+        replica.url + "/webhooks/telegram",
+        content=body,
+        timeout=30,
+        headers={"Content-Type": content_type, "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET},
+    )
     assert response.status_code == status and "error" in response.json()
     assert stored_events() == before
 
@@ -159,8 +186,11 @@ def test_zalo_media_comes_from_a_listed_host_and_its_redirects_within_it(replica
 def test_zalo_media_is_never_fetched_from_elsewhere(replica, zalo, where):
     url = zalo.add_file("id-card.jpg", b"\xff\xd8\xff\xe0secret", "image/jpeg")
     elsewhere = url.replace("127.0.0.1", "localhost")  # the same server under a name that is not listed
-    target = {"another host": elsewhere, "a redirect to another host": zalo.add_redirect("away.jpg", elsewhere),
-              "http on a real domain": "http://s120.zdn.vn/id-card.jpg"}[where]
+    target = {
+        "another host": elsewhere,
+        "a redirect to another host": zalo.add_redirect("away.jpg", elsewhere),
+        "http on a real domain": "http://s120.zdn.vn/id-card.jpg",
+    }[where]
     with pytest.raises(MediaUnavailable, match="not a trusted media host"):
         fetch_zalo(replica, target)
 

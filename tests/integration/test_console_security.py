@@ -1,6 +1,7 @@
 """The volunteer console against a hostile citizen and an ended session, on a real gateway: files a
 citizen sends never run as the volunteer, an event stream ends with its session, and bad ids or
 months are refused, not 500s."""
+
 from __future__ import annotations
 
 import argparse
@@ -17,8 +18,11 @@ from tests.integration.console_media_files import FILES, telegram_settings, wait
 from tests.integration.people import Console
 from tests.integration.replica import EventStream, Replica
 
-MEDIA_GUARDS = {"x-content-type-options": "nosniff", "content-security-policy": "default-src 'none'; sandbox",
-                "cache-control": "private, no-store"}
+MEDIA_GUARDS = {
+    "x-content-type-options": "nosniff",
+    "content-security-policy": "default-src 'none'; sandbox",
+    "cache-control": "private, no-store",
+}
 STREAM_ENDS_WITHIN_S = 15  # the heartbeat (5 s) re-checks the session, with room for a slow machine
 
 
@@ -35,6 +39,7 @@ def replica(loaded_db, telegram):
 
 
 # -- files a citizen sends -------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("file", FILES, ids=[f.name for f in FILES])
 def test_only_sniffed_images_are_shown_inline_everything_else_is_a_sandboxed_download(replica, telegram, file):
@@ -55,6 +60,7 @@ def test_only_sniffed_images_are_shown_inline_everything_else_is_a_sandboxed_dow
 
 
 # -- the event stream ends with its session ----------------------------------------------------------
+
 
 def _emit_handoff_event(replica: Replica, handoff_id: int) -> None:
     """A queue change for the open consoles only, as if it came from another replica (no side effects)."""
@@ -86,8 +92,9 @@ def test_logout_from_another_request_ends_the_event_stream(replica):
     lan = Console(replica.url, "Lan", online=False)
     stream = lan.stream()
     other_tab = httpx.Client(base_url=replica.url, cookies=lan.http.cookies, timeout=30)
-    _delivered_only_before_the_end(replica, stream, lambda: _ok(
-        other_tab.post("/console/api/logout", headers={"X-CSRF-Token": lan.csrf})))
+    _delivered_only_before_the_end(
+        replica, stream, lambda: _ok(other_tab.post("/console/api/logout", headers={"X-CSRF-Token": lan.csrf}))
+    )
     assert lan.http.get("/console/api/events").status_code == 401  # and it cannot be reopened
 
 
@@ -110,22 +117,26 @@ def test_session_expiry_ends_the_event_stream_without_any_request(loaded_db, tel
 
 # -- bad input gets 4xx, never 5xx ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("method,path,body", [
-    ("GET", "/console/api/handoffs/99999999999999999999999", None),
-    ("GET", "/console/api/handoffs/9223372036854775808", None),
-    ("GET", "/console/api/handoffs/0", None),
-    ("GET", "/console/api/handoffs/-1", None),
-    ("GET", "/console/api/messages/99999999999999999999999/media", None),
-    ("GET", "/console/api/messages/2147483648/media", None),
-    ("POST", "/console/api/handoffs/99999999999999999999999/claim", {}),
-    ("POST", "/console/api/handoffs/{held}/transfer", {"volunteer_id": 99999999999999999999999}),
-    ("POST", "/console/api/handoffs/{held}/transfer", {"volunteer_id": 2147483648}),
-    ("POST", "/console/api/handoffs/{held}/hand-back", {"step": 99999999999999999999999}),
-    ("POST", "/console/api/handoffs/{held}/close", {"outcome": "x" * 10_000}),
-    ("GET", "/console/report?month=2024-13", None),
-    ("GET", "/console/report?month=0000-01", None),
-    ("GET", "/console/api/report.csv?month=9999-12", None),
-])
+
+@pytest.mark.parametrize(
+    "method,path,body",
+    [
+        ("GET", "/console/api/handoffs/99999999999999999999999", None),
+        ("GET", "/console/api/handoffs/9223372036854775808", None),
+        ("GET", "/console/api/handoffs/0", None),
+        ("GET", "/console/api/handoffs/-1", None),
+        ("GET", "/console/api/messages/99999999999999999999999/media", None),
+        ("GET", "/console/api/messages/2147483648/media", None),
+        ("POST", "/console/api/handoffs/99999999999999999999999/claim", {}),
+        ("POST", "/console/api/handoffs/{held}/transfer", {"volunteer_id": 99999999999999999999999}),
+        ("POST", "/console/api/handoffs/{held}/transfer", {"volunteer_id": 2147483648}),
+        ("POST", "/console/api/handoffs/{held}/hand-back", {"step": 99999999999999999999999}),
+        ("POST", "/console/api/handoffs/{held}/close", {"outcome": "x" * 10_000}),
+        ("GET", "/console/report?month=2024-13", None),
+        ("GET", "/console/report?month=0000-01", None),
+        ("GET", "/console/api/report.csv?month=9999-12", None),
+    ],
+)
 def test_bad_ids_and_months_are_refused_not_500(replica, telegram, method, path, body):
     admin = Console(replica.url, "Quan", role="admin", online=False)
     held, _ = waiting_request_with_files(telegram)
@@ -137,7 +148,9 @@ def test_bad_ids_and_months_are_refused_not_500(replica, telegram, method, path,
 def test_bad_json_to_a_console_route_is_refused_not_500(replica):
     admin = Console(replica.url, "Quan", role="admin", online=False)
     for raw in (b"{", b'{"text": "\\ud800"}', b"[" * 100 + b"]" * 100, b"\xff\xfe"):
-        answer = admin.http.post("/console/api/handoffs/1/notes", content=raw,
-                                 headers={"X-CSRF-Token": admin.csrf, "Content-Type": "application/json"})
+        answer = admin.http.post(
+            "/console/api/handoffs/1/notes",
+            content=raw,
+            headers={"X-CSRF-Token": admin.csrf, "Content-Type": "application/json"},
+        )
         assert 400 <= answer.status_code < 500, (raw, answer.status_code, answer.text)
-

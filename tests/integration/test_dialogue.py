@@ -1,4 +1,5 @@
 """Multi-turn dialogue through POST /api/chat with the real services (custom actions included)."""
+
 from tests.integration.conftest import button, texts
 
 

@@ -1,5 +1,6 @@
 """Volunteer handoff with the real services: request, queue, claim, live chat both ways, transfer,
 release, claim expiry, hand-back at a guide step, close, rating, and the nobody-available path."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -76,8 +77,10 @@ def test_claim_live_chat_and_hand_back_at_a_guide_step(replica):
     assert detail["procedure"]["slug"] == "khai-sinh" and detail["guide_step"] == 1
     claimed_at = citizen.messages()[-1].id
     assert citizen.say("em vẫn không nhận được mã") == []  # the bot is silent while Lan holds it
-    console_events.wait_for(lambda d: d["handoff_id"] == handoff.id and d["message"]["text"] == "em vẫn không nhận được mã")
-    assert lan.send(handoff.id, "Anh/chị bấm \"Gửi lại mã\" sau 1 phút nhé.").status_code == 200
+    console_events.wait_for(
+        lambda d: d["handoff_id"] == handoff.id and d["message"]["text"] == "em vẫn không nhận được mã"
+    )
+    assert lan.send(handoff.id, 'Anh/chị bấm "Gửi lại mã" sau 1 phút nhé.').status_code == 200
     citizen.inbox.wait_for(lambda m: m["author"] == "volunteer" and "Gửi lại mã" in m["text"])
     assert citizen.say("được rồi, cảm ơn em") == []
 
@@ -94,8 +97,11 @@ def test_claim_live_chat_and_hand_back_at_a_guide_step(replica):
 
 def claims_counted(replica) -> int:
     metrics = httpx.get(replica.url + "/metrics").text
-    return sum(int(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
-               if line.startswith('handoff_transitions_total{kind="claimed"'))
+    return sum(
+        int(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith('handoff_transitions_total{kind="claimed"')
+    )
 
 
 def test_concurrent_claims_exactly_one_wins(replica):
@@ -154,8 +160,9 @@ def test_claim_expires_when_the_volunteer_does_not_reply(replica):
     assert lan.post(f"/console/api/handoffs/{handoff_id}/claim").status_code == 200
     assert lan.send(handoff_id, "Dạ, em đây ạ.").status_code == 200
     with session_scope() as session:  # the reply was a minute after the claim
-        session.execute(update(Handoff).where(Handoff.id == handoff_id)
-                        .values(claimed_at=utcnow() - dt.timedelta(minutes=1)))
+        session.execute(
+            update(Handoff).where(Handoff.id == handoff_id).values(claimed_at=utcnow() - dt.timedelta(minutes=1))
+        )
     soon = utcnow() + dt.timedelta(minutes=handoffs.settings.claim_expiry_minutes - 0.5)
     assert handoff_id not in replica.run(handoffs.expire_stale_claims(soon))
 
@@ -197,10 +204,13 @@ def test_citizen_can_stop_waiting(replica):
     assert "giấy tờ" in texts(citizen.say("đăng ký kết hôn cần giấy tờ gì")).lower()
 
 
-@pytest.mark.parametrize("messages, reason", [
-    (["sdfkj qwe zxc", "lorem ipsum dolor"], "repeated_fallback"),
-    (["trả lời chẳng đúng gì cả, chán quá"], "complaint"),
-])
+@pytest.mark.parametrize(
+    "messages, reason",
+    [
+        (["sdfkj qwe zxc", "lorem ipsum dolor"], "repeated_fallback"),
+        (["trả lời chẳng đúng gì cả, chán quá"], "complaint"),
+    ],
+)
 def test_other_triggers_start_a_handoff(replica, messages, reason):
     citizen = WebCitizen(replica.url)
     for text in messages[:-1]:

@@ -2,6 +2,7 @@
 
 One stack of its own, whose Rasa token starts with `-` (one random token in 64 does) and whose
 secrets are set, so each can be looked for where it must not be."""
+
 import os
 import stat
 from pathlib import Path
@@ -23,8 +24,14 @@ FAR_CLIENT = {"X-Forwarded-For": "203.0.113.7"}  # a client behind the (loopback
 def own_stack(loaded_db, tmp_path_factory):
     var = tmp_path_factory.mktemp("processes") / "var"  # made by the stack itself
     settings = Settings(
-        var_dir=var, database_url=loaded_db.db_url, gateway_port=free_port(), rasa_port=free_port(consecutive=8),
-        actions_port=free_port(), rasa_token=RASA_TOKEN, actions_secret=ACTIONS_SECRET, metrics_token=METRICS_TOKEN,
+        var_dir=var,
+        database_url=loaded_db.db_url,
+        gateway_port=free_port(),
+        rasa_port=free_port(consecutive=8),
+        actions_port=free_port(),
+        rasa_token=RASA_TOKEN,
+        actions_secret=ACTIONS_SECRET,
+        metrics_token=METRICS_TOKEN,
     )
     with Stack(settings).running() as stack:
         yield stack
@@ -67,8 +74,12 @@ def test_state_is_readable_by_its_owner_only(own_stack, loaded_db):
     var = own_stack.settings.var_dir
     assert mode(var) == 0o700
     assert mode(var / "run") == 0o700 and mode(var / "log") == 0o700
-    files = [var / "rasa_tracker.db", *(var / "log").glob("*.log"), *(var / "run").glob("*.pid"),
-             Path(loaded_db.db_url.removeprefix("sqlite:///"))]
+    files = [
+        var / "rasa_tracker.db",
+        *(var / "log").glob("*.log"),
+        *(var / "run").glob("*.pid"),
+        Path(loaded_db.db_url.removeprefix("sqlite:///")),
+    ]
     assert len(files) >= 1 + 2 * len(own_stack.services) + 1
     for path in files:
         assert mode(path) == 0o600, f"{path} is {oct(mode(path))}"

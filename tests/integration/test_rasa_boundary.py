@@ -1,4 +1,5 @@
 """Only the gateway may talk to Rasa: its API and the gateway channel both need the token."""
+
 import httpx
 
 from bot.settings import get_settings

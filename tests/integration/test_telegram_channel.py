@@ -1,6 +1,7 @@
 """Citizens on Telegram, end to end with the real Rasa and app, against a local server that
 implements the Bot API contract: webhook and polling, buttons, media, volunteer handoff, retries,
 idempotency and forged webhooks."""
+
 from __future__ import annotations
 
 import itertools
@@ -34,9 +35,15 @@ def telegram():
 
 
 def settings_for(telegram: FakeTelegramAPI, **extra):
-    return get_settings().model_copy(update={
-        "telegram_token": telegram.token, "telegram_api_url": telegram.base_url,
-        "telegram_file_url": telegram.base_file_url, "telegram_secret": SECRET, **extra})
+    return get_settings().model_copy(
+        update={
+            "telegram_token": telegram.token,
+            "telegram_api_url": telegram.base_url,
+            "telegram_file_url": telegram.base_file_url,
+            "telegram_secret": SECRET,
+            **extra,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -62,30 +69,43 @@ class TelegramCitizen:
         self.seen = 0
 
     def deliver(self, update: dict, secret: str = SECRET) -> httpx.Response:
-        return httpx.post(self.replica.url + "/webhooks/telegram", json=update,
-                          headers={"X-Telegram-Bot-Api-Secret-Token": secret}, timeout=30)
+        return httpx.post(
+            self.replica.url + "/webhooks/telegram",
+            json=update,
+            headers={"X-Telegram-Bot-Api-Secret-Token": secret},
+            timeout=30,
+        )
 
     def say(self, text: str) -> None:
         assert self.deliver(self.telegram.make_message_update(self.id, self.id, text)).status_code == 200
 
     def click(self, message: dict, title: str) -> dict:
-        data = next(b["callback_data"] for row in message["reply_markup"]["inline_keyboard"] for b in row
-                    if b["text"] == title)
+        data = next(
+            b["callback_data"] for row in message["reply_markup"]["inline_keyboard"] for b in row if b["text"] == title
+        )
         update_ = self.telegram.make_callback_query_update(self.id, self.id, message["message_id"], data)
         assert self.deliver(update_).status_code == 200
         return update_
 
-    def reply(self, predicate=lambda m: True) -> dict:
+    def reply(self, predicate=lambda m: True, timeout: float = 10) -> dict:
         """The first message sent to this citizen after the last one returned that matches
         (a stored Message object: text, reply_markup), waiting for it if need be."""
-        self.telegram.wait_for_call("sendMessage", lambda p: p["chat_id"] == self.id and self._next(predicate) is not None)
+        self.telegram.wait_for_call(
+            "sendMessage", lambda p: p["chat_id"] == self.id and self._next(predicate) is not None, timeout
+        )
         message = self._next(predicate)
         self.seen = message["message_id"]
         return message
 
     def _next(self, predicate) -> dict | None:
-        return next((m for m in self.telegram.sent_messages(self.id)
-                     if m["message_id"] > self.seen and predicate({"text": "", **m})), None)
+        return next(
+            (
+                m
+                for m in self.telegram.sent_messages(self.id)
+                if m["message_id"] > self.seen and predicate({"text": "", **m})
+            ),
+            None,
+        )
 
 
 def test_webhook_is_registered_with_its_secret(replica, telegram):
@@ -119,8 +139,10 @@ def test_question_buttons_guide_then_a_volunteer_and_back(replica, telegram):
     photo = telegram.make_message_update(citizen.id, citizen.id, "ảnh màn hình")
     message = photo["message"]
     message["caption"] = message.pop("text")
-    message["photo"] = [{"file_id": "AgACAgUAAxkBAAIB", "file_unique_id": "AQADx", "width": 90, "height": 51},
-                        {"file_id": "AgACAgUAAxkBAAIC", "file_unique_id": "AQADy", "width": 1280, "height": 720}]
+    message["photo"] = [
+        {"file_id": "AgACAgUAAxkBAAIB", "file_unique_id": "AQADx", "width": 90, "height": 51},
+        {"file_id": "AgACAgUAAxkBAAIC", "file_unique_id": "AQADy", "width": 1280, "height": 720},
+    ]
     assert citizen.deliver(photo).status_code == 200
     shown = events.wait_for(lambda d: d["handoff_id"] == handoff and d["message"]["text"].startswith("[Ảnh"))
     assert "giấy tờ tùy thân" in shown["message"]["text"] and shown["message"]["text"].endswith("ảnh màn hình")
@@ -140,8 +162,12 @@ def test_media_to_the_bot_gets_a_kind_explanation_and_never_reaches_rasa(replica
     citizen = TelegramCitizen(telegram, replica)
     voice = telegram.make_message_update(citizen.id, citizen.id, "x")
     del voice["message"]["text"]
-    voice["message"]["voice"] = {"file_id": "AwACAgUAAxkBAAIE", "file_unique_id": "AgADz", "duration": 4,
-                                 "mime_type": "audio/ogg"}
+    voice["message"]["voice"] = {
+        "file_id": "AwACAgUAAxkBAAIE",
+        "file_unique_id": "AgADz",
+        "duration": 4,
+        "mime_type": "audio/ogg",
+    }
     with session_scope() as session:
         turns = session.scalar(select(func.count()).select_from(Turn).where(Turn.intent.is_not(None)))
     assert citizen.deliver(voice).status_code == 200
@@ -158,8 +184,11 @@ def test_a_redelivered_update_is_processed_once(replica, telegram):
     assert citizen.deliver(update_).status_code == 200
     citizen.reply(lambda m: "căn cước" in m["text"].lower())
     with session_scope() as session:
-        events = session.scalar(select(func.count()).select_from(ChannelEvent).where(
-            ChannelEvent.channel == "telegram", ChannelEvent.event_id == str(update_["update_id"])))
+        events = session.scalar(
+            select(func.count())
+            .select_from(ChannelEvent)
+            .where(ChannelEvent.channel == "telegram", ChannelEvent.event_id == str(update_["update_id"]))
+        )
         assert events == 1
     texts = [m["text"] for m in telegram.sent_messages(citizen.id)]
     assert len(texts) == len(set(texts)), "a reply was sent twice"
@@ -177,19 +206,23 @@ def test_rate_limited_replies_wait_as_told_and_arrive(replica, telegram):
     assert resent_at - refused_at >= retry_after  # the fake's clock: not resent before Telegram allowed it
 
 
-@pytest.mark.parametrize("body, headers, status", [
-    (b'{"update_id": 1}', {"X-Telegram-Bot-Api-Secret-Token": "wrong"}, 403),
-    (b'{"update_id": 1}', {}, 403),
-    (b"{not json", {"X-Telegram-Bot-Api-Secret-Token": SECRET}, 400),
-    (b'{"message": {}}', {"X-Telegram-Bot-Api-Secret-Token": SECRET}, 400),
-    (b'{"update_id": "7"}', {"X-Telegram-Bot-Api-Secret-Token": SECRET}, 400),
-    (b"{" + b" " * (1 << 20) + b"}", {"X-Telegram-Bot-Api-Secret-Token": SECRET}, 413),
-])
+@pytest.mark.parametrize(
+    "body, headers, status",
+    [
+        (b'{"update_id": 1}', {"X-Telegram-Bot-Api-Secret-Token": "wrong"}, 403),
+        (b'{"update_id": 1}', {}, 403),
+        (b"{not json", {"X-Telegram-Bot-Api-Secret-Token": SECRET}, 400),
+        (b'{"message": {}}', {"X-Telegram-Bot-Api-Secret-Token": SECRET}, 400),
+        (b'{"update_id": "7"}', {"X-Telegram-Bot-Api-Secret-Token": SECRET}, 400),
+        (b"{" + b" " * (1 << 20) + b"}", {"X-Telegram-Bot-Api-Secret-Token": SECRET}, 413),
+    ],
+)
 def test_forged_or_malformed_webhooks_are_rejected_and_store_nothing(replica, body, headers, status):
     with session_scope() as session:
         before = session.scalar(select(func.count()).select_from(ChannelEvent))
-    response = httpx.post(replica.url + "/webhooks/telegram", content=body,
-                          headers={"Content-Type": "application/json", **headers})
+    response = httpx.post(
+        replica.url + "/webhooks/telegram", content=body, headers={"Content-Type": "application/json", **headers}
+    )
     assert response.status_code == status and "error" in response.json()
     with session_scope() as session:
         assert session.scalar(select(func.count()).select_from(ChannelEvent)) == before
@@ -220,10 +253,16 @@ PAYLOADS = Path(__file__).parent.parent / "data" / "telegram"
 _update_ids = itertools.count(990_000_000)
 
 
-@pytest.mark.parametrize("fixture, label", [
-    ("photo.json", "[Ảnh — có thể chứa giấy tờ tùy thân"), ("document.json", "[Tệp — có thể chứa giấy tờ tùy thân"),
-    ("voice.json", "[Ghi âm]"), ("location.json", "[Vị trí]"), ("sticker.json", "[Nhãn dán]"),
-])
+@pytest.mark.parametrize(
+    "fixture, label",
+    [
+        ("photo.json", "[Ảnh — có thể chứa giấy tờ tùy thân"),
+        ("document.json", "[Tệp — có thể chứa giấy tờ tùy thân"),
+        ("voice.json", "[Ghi âm]"),
+        ("location.json", "[Vị trí]"),
+        ("sticker.json", "[Nhãn dán]"),
+    ],
+)
 def test_real_media_updates_are_stored_labelled_and_explained(replica, telegram, fixture, label):
     citizen = TelegramCitizen(telegram, replica)
     update_ = as_from(citizen, json.loads((PAYLOADS / fixture).read_text()))
@@ -254,9 +293,13 @@ def as_from(citizen: TelegramCitizen, update_: dict) -> dict:
 
 def inbound_of(citizen: TelegramCitizen) -> list[Message]:
     with session_scope() as session:
-        return session.scalars(select(Message).join(Conversation).join(Citizen).where(
-            Citizen.channel == "telegram", Citizen.channel_user_id == str(citizen.id), Message.direction == "in")
-            .order_by(Message.id)).all()
+        return session.scalars(
+            select(Message)
+            .join(Conversation)
+            .join(Citizen)
+            .where(Citizen.channel == "telegram", Citizen.channel_user_id == str(citizen.id), Message.direction == "in")
+            .order_by(Message.id)
+        ).all()
 
 
 def test_an_id_number_is_masked_before_the_update_is_stored_and_the_citizen_is_warned(replica, telegram):
@@ -279,28 +322,40 @@ def test_a_reply_left_pending_by_a_long_outage_is_sent_later(replica, telegram):
     replica.run(replica.app.state.telegram.inbox.drain())  # the update's processing, retries included
     attempts = [c for c in telegram.calls if c[0] == "sendMessage" and c[1]["chat_id"] == citizen.id]
     assert len(attempts) == MAX_ATTEMPTS and telegram.sent_messages(citizen.id) == []
-    assert replica.run(replica.app.state.telegram.outbox.resend_pending(older_than_s=0)) >= 1
+    assert replica.run(replica.app.state.outbox.resend_pending(older_than_s=0)) >= 1
     assert "thường trú" in citizen.reply(lambda m: "thường trú" in m["text"].lower())["text"].lower()
     with session_scope() as session:
-        statuses = session.scalars(select(Message.status).join(Conversation).join(Citizen).where(
-            Citizen.channel_user_id == str(citizen.id), Message.direction == "out")).all()
+        statuses = session.scalars(
+            select(Message.status)
+            .join(Conversation)
+            .join(Citizen)
+            .where(Citizen.channel_user_id == str(citizen.id), Message.direction == "out")
+        ).all()
     assert statuses and set(statuses) == {"sent"}
 
 
 def test_a_citizen_over_the_conversation_limit_is_told_once_and_telegram_always_gets_200(stack, telegram):
     with Replica(settings_for(telegram, telegram_webhook_url=WEBHOOK_URL, rate_limit_conversation=2)) as limited:
         citizen = TelegramCitizen(telegram, limited)
-        updates = [telegram.make_message_update(citizen.id, citizen.id, text)
-                   for text in ("lệ phí khai sinh", "lệ phí kết hôn", "lệ phí căn cước", "lệ phí hộ chiếu")]
+        updates = [
+            telegram.make_message_update(citizen.id, citizen.id, text)
+            for text in ("lệ phí khai sinh", "lệ phí kết hôn", "lệ phí căn cước", "lệ phí hộ chiếu")
+        ]
         for update_ in updates:
             assert citizen.deliver(update_).status_code == 200  # never a 429 to the platform
         ids = [str(u["update_id"]) for u in updates]
         deadline = time.monotonic() + 60
         while True:  # every update processed (or dropped) by the replica
             with session_scope() as session:
-                done = session.scalar(select(func.count()).select_from(ChannelEvent).where(
-                    ChannelEvent.channel == "telegram", ChannelEvent.event_id.in_(ids),
-                    ChannelEvent.processed_at.is_not(None)))
+                done = session.scalar(
+                    select(func.count())
+                    .select_from(ChannelEvent)
+                    .where(
+                        ChannelEvent.channel == "telegram",
+                        ChannelEvent.event_id.in_(ids),
+                        ChannelEvent.processed_at.is_not(None),
+                    )
+                )
             if done == len(ids):
                 break
             assert time.monotonic() < deadline, f"{done} of {len(ids)} updates processed"

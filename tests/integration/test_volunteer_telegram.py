@@ -2,6 +2,7 @@
 contract: a request is posted with a masked preview and a "Nhận" button; the first press claims it,
 the others are told it is taken, and the button goes away. A notice quotes the citizen, so it is
 edited to a neutral line when the handoff ends, the citizen deletes their data, or at retention."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,9 +16,9 @@ from sqlalchemy import select, update
 from bot.channels.telegram_volunteers import VolunteerTelegram
 from bot.console import auth
 from bot.events import EventBus
+from bot.privacy import forget_citizen, purge_expired
 from bot.settings import get_settings
 from bot.storage.db import session_scope
-from bot.privacy import forget_citizen, purge_expired
 from bot.storage.models import Handoff, TelegramNotice, Volunteer
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.integration.conftest import button
@@ -41,10 +42,14 @@ def telegram():
 
 @pytest.fixture(scope="module")
 def settings(telegram):
-    return get_settings().model_copy(update={
-        "volunteer_telegram_token": telegram.token, "volunteer_telegram_chat_id": str(GROUP),
-        "volunteer_telegram_secret": SECRET, "telegram_api_url": telegram.base_url,
-    })
+    return get_settings().model_copy(
+        update={
+            "volunteer_telegram_token": telegram.token,
+            "volunteer_telegram_chat_id": str(GROUP),
+            "volunteer_telegram_secret": SECRET,
+            "telegram_api_url": telegram.base_url,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +65,7 @@ def replica(stack, settings):
 
 def sweep(replica: Replica, settings) -> int:
     """The periodic sweep, as another replica runs it: its own bot, the same database."""
+
     async def run() -> int:
         volunteers = VolunteerTelegram(settings, replica.app.state.handoffs, EventBus())
         await volunteers.start()
@@ -67,12 +73,14 @@ def sweep(replica: Replica, settings) -> int:
             return await volunteers.neutralise_pending()
         finally:
             await volunteers.stop()
+
     return replica.run(run())
 
 
 def notice_for(telegram: FakeTelegramAPI, handoff_id: int) -> dict:
     _, params = telegram.wait_for_call(
-        "sendMessage", lambda p: p["chat_id"] == GROUP and f"#{handoff_id}\n" in p["text"])
+        "sendMessage", lambda p: p["chat_id"] == GROUP and f"#{handoff_id}\n" in p["text"]
+    )
     return params
 
 
@@ -83,8 +91,9 @@ def notice_message_id(telegram: FakeTelegramAPI, handoff_id: int) -> int:
 
 
 def press(replica: Replica, update: dict, secret: str = SECRET) -> httpx.Response:
-    return httpx.post(replica.url + WEBHOOK, json=update,
-                      headers={"X-Telegram-Bot-Api-Secret-Token": secret}, timeout=30)
+    return httpx.post(
+        replica.url + WEBHOOK, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": secret}, timeout=30
+    )
 
 
 def test_a_request_is_posted_with_a_masked_preview_and_a_claim_button(replica, telegram):
@@ -103,8 +112,10 @@ def test_first_press_claims_the_others_are_told_it_is_taken(replica, telegram):
     citizen = WebCitizen(replica.url)
     handoff_id = citizen.ask_for_a_person()
     message_id = notice_message_id(telegram, handoff_id)
-    presses = {user: telegram.make_callback_query_update(user, GROUP, message_id, f"claim:{handoff_id}")
-               for user in (LAN, MINH)}
+    presses = {
+        user: telegram.make_callback_query_update(user, GROUP, message_id, f"claim:{handoff_id}")
+        for user in (LAN, MINH)
+    }
     barrier, statuses = threading.Barrier(2), []
 
     def tap(update: dict) -> None:
@@ -121,7 +132,8 @@ def test_first_press_claims_the_others_are_told_it_is_taken(replica, telegram):
     answers = {}
     for user, update_ in presses.items():
         _, answer = telegram.wait_for_call(
-            "answerCallbackQuery", lambda p, q=update_["callback_query"]["id"]: p["callback_query_id"] == q)
+            "answerCallbackQuery", lambda p, q=update_["callback_query"]["id"]: p["callback_query_id"] == q
+        )
         answers[user] = answer
     won = [user for user, a in answers.items() if "đã nhận yêu cầu" in a["text"]]
     lost = [user for user, a in answers.items() if "tình nguyện viên khác nhận" in a["text"]]
@@ -140,8 +152,9 @@ def test_an_unlinked_telegram_account_cannot_claim(replica, telegram):
     message_id = notice_message_id(telegram, handoff_id)
     tap = telegram.make_callback_query_update(STRANGER, GROUP, message_id, f"claim:{handoff_id}")
     assert press(replica, tap).status_code == 200
-    _, answer = telegram.wait_for_call("answerCallbackQuery",
-                                       lambda p: p["callback_query_id"] == tap["callback_query"]["id"])
+    _, answer = telegram.wait_for_call(
+        "answerCallbackQuery", lambda p: p["callback_query_id"] == tap["callback_query"]["id"]
+    )
     assert "chưa được liên kết" in answer["text"]
     assert citizen.handoff().status == "queued"
 
@@ -153,8 +166,11 @@ def test_forged_or_malformed_webhook_calls_are_rejected_and_change_nothing(repli
     tap = telegram.make_callback_query_update(LAN, GROUP, message_id, f"claim:{handoff_id}")
     assert press(replica, tap, secret="wrong").status_code == 403
     assert httpx.post(replica.url + WEBHOOK, json=tap).status_code == 403  # no secret at all
-    broken = httpx.post(replica.url + WEBHOOK, content=b"{not json",
-                        headers={"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"})
+    broken = httpx.post(
+        replica.url + WEBHOOK,
+        content=b"{not json",
+        headers={"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"},
+    )
     assert broken.status_code == 400
     assert citizen.handoff().status == "queued"
 
@@ -225,8 +241,9 @@ def test_a_notice_past_retention_is_neutralised_waiting_as_telegram_says(replica
     message_id = notice_message_id(telegram, handoff_id)
     long_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=get_settings().retention_days + 1)
     with session_scope() as session:
-        session.execute(update(TelegramNotice).where(TelegramNotice.handoff_id == handoff_id)
-                        .values(created_at=long_ago))
+        session.execute(
+            update(TelegramNotice).where(TelegramNotice.handoff_id == handoff_id).values(created_at=long_ago)
+        )
     purge_expired()
     assert [n.neutralise for n in notices_of(handoff_id)] == [True]
     telegram.fail_next("editMessageText", retry_after=1, chat_id=GROUP)

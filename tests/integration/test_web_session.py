@@ -1,6 +1,7 @@
 """Server-issued web conversations (issue 12, finding 3): only ids the server signed are accepted,
 the stream authenticates with the cookie or a Bearer token (never an id in the URL), and
 "Kết thúc trò chuyện" closes the conversation and cancels a wait for a volunteer."""
+
 from __future__ import annotations
 
 import httpx
@@ -67,13 +68,16 @@ def test_an_empty_body_also_opens_a_conversation(http):
     assert response.status_code == 200 and WebSessions(get_settings()).is_issued(response.json()["sender_id"])
 
 
-@pytest.mark.parametrize("forge", [
-    lambda issued: "t1",  # the README's old example
-    lambda issued: "web-" + "0" * 32,  # what the old page made up
-    tampered,
-    lambda issued: WebSessions(get_settings().model_copy(update={"session_secret": "another-key"})).issue(),
-    lambda issued: issued.split(".")[0],  # the random part without its signature
-])
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda issued: "t1",  # the README's old example
+        lambda issued: "web-" + "0" * 32,  # what the old page made up
+        tampered,
+        lambda issued: WebSessions(get_settings().model_copy(update={"session_secret": "another-key"})).issue(),
+        lambda issued: issued.split(".")[0],  # the random part without its signature
+    ],
+)
 def test_ids_the_server_did_not_issue_are_refused_and_store_nothing(http, forge):
     before = stored_messages()
     response = say(http, forge(open_conversation(http)))
@@ -118,7 +122,7 @@ def test_the_stream_authenticates_with_the_cookie(http, replica):
 
 
 def push(replica: Replica, sender: str, text: str) -> None:
-    replica.run(replica.app.state.router.push("web", sender, Outbound(text)))
+    replica.run(replica.app.state.outbox.push("web", sender, Outbound(text)))
 
 
 def test_a_volunteer_reply_reaches_the_citizens_bearer_stream_and_no_stranger(replica):
@@ -127,7 +131,10 @@ def test_a_volunteer_reply_reaches_the_citizens_bearer_stream_and_no_stranger(re
     lan = Console(replica.url, "Lan")
     assert lan.post(f"/console/api/handoffs/{handoff}/claim").status_code == 200
     assert lan.send(handoff, "Dạ, chị Lan đây, anh/chị cần giúp gì ạ?").status_code == 200
-    assert citizen.inbox.wait_for(lambda m: m["author"] == "volunteer")["text"] == "Dạ, chị Lan đây, anh/chị cần giúp gì ạ?"
+    assert (
+        citizen.inbox.wait_for(lambda m: m["author"] == "volunteer")["text"]
+        == "Dạ, chị Lan đây, anh/chị cần giúp gì ạ?"
+    )
     push(replica, stranger.sender, "cho người lạ")  # published after the reply, so the reply had its chance
     stranger.inbox.wait_for(lambda m: m["text"] == "cho người lạ")
     assert stranger.inbox.texts() == ["cho người lạ"]
@@ -168,11 +175,15 @@ def _conversations(sender: str) -> list[int]:
 
 
 def test_a_conversation_over_its_rate_limit_gets_429_with_a_polite_reply(stack):
-    with Replica(get_settings().model_copy(update={"rate_limit_conversation": 2})) as limited, \
-            httpx.Client(base_url=limited.url, timeout=60) as http:
+    with (
+        Replica(get_settings().model_copy(update={"rate_limit_conversation": 2})) as limited,
+        httpx.Client(base_url=limited.url, timeout=60) as http,
+    ):
         sender = open_conversation(http)
         assert [say(http, sender, "xin chào").status_code for _ in range(2)] == [200, 200]
         refused = say(http, sender, "xin chào")
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
-    assert refused.json() == {"replies": [{"text": "Dạ, anh/chị nhắn nhanh quá, vui lòng đợi một chút rồi nhắn tiếp ạ.",
-                                           "buttons": []}], "error": "rate limited"}
+    assert refused.json() == {
+        "replies": [{"text": "Dạ, anh/chị nhắn nhanh quá, vui lòng đợi một chút rồi nhắn tiếp ạ.", "buttons": []}],
+        "error": "rate limited",
+    }

@@ -1,6 +1,7 @@
 """Citizens on Zalo, end to end with the real Rasa and app, against a local server that implements
 the OA Open API v3 contract: signed webhooks, buttons as oa.query.hide templates, media, volunteer
 handoff, the 7-day window, idempotency and forged events."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,10 +16,10 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.channels.zalo import redact
-from bot.channels.zalo_api import store_tokens
 from bot.settings import get_settings
 from bot.storage.db import session_scope
 from bot.storage.models import ChannelEvent, Citizen, Conversation, Message, Turn, Volunteer
+from bot.storage.zalo_tokens import store_tokens
 from tests.fakes.zalo_api import FakeZaloAPI
 from tests.integration.people import Console, volunteer_takes_over
 from tests.integration.replica import Replica
@@ -39,10 +40,16 @@ def zalo():
 
 @pytest.fixture(scope="module")
 def replica(stack, zalo):
-    settings = get_settings().model_copy(update={
-        "zalo_app_id": zalo.app_id, "zalo_app_secret": zalo.app_secret, "zalo_oa_secret": OA_SECRET,
-        "zalo_api_url": zalo.base_url, "zalo_oauth_url": zalo.base_url,
-        "zalo_media_hosts": "127.0.0.1"})  # the fake's CDN links are local
+    settings = get_settings().model_copy(
+        update={
+            "zalo_app_id": zalo.app_id,
+            "zalo_app_secret": zalo.app_secret,
+            "zalo_oa_secret": OA_SECRET,
+            "zalo_api_url": zalo.base_url,
+            "zalo_oauth_url": zalo.base_url,
+            "zalo_media_hosts": "127.0.0.1",
+        }
+    )  # the fake's CDN links are local
     with Replica(settings) as running:
         yield running
 
@@ -68,19 +75,30 @@ class ZaloCitizen:
         self.seen = 0
 
     def event(self, name: str, message: dict | None = None, timestamp_ms: int | None = None) -> dict:
-        event = {"app_id": self.zalo.app_id, "user_id_by_app": "552177279717587730", "event_name": name,
-                 "timestamp": str(timestamp_ms or int(time.time() * 1000))}
+        event = {
+            "app_id": self.zalo.app_id,
+            "user_id_by_app": "552177279717587730",
+            "event_name": name,
+            "timestamp": str(timestamp_ms or int(time.time() * 1000)),
+        }
         if name == "follow":
             event.update(oa_id=OA_ID, follower={"id": self.id}, source="oa_profile")
         else:
-            event.update(sender={"id": self.id}, recipient={"id": OA_ID},
-                         message={"msg_id": f"{next(_messages):020x}", **(message or {})})
+            event.update(
+                sender={"id": self.id},
+                recipient={"id": OA_ID},
+                message={"msg_id": f"{next(_messages):020x}", **(message or {})},
+            )
         return event
 
     def deliver(self, event: dict, secret: str = OA_SECRET) -> httpx.Response:
         body = json.dumps(event, ensure_ascii=False).encode()
-        return httpx.post(self.replica.url + "/webhooks/zalo", content=body,
-                          headers=signed(self.zalo.app_id, body, event["timestamp"], secret), timeout=30)
+        return httpx.post(
+            self.replica.url + "/webhooks/zalo",
+            content=body,
+            headers=signed(self.zalo.app_id, body, event["timestamp"], secret),
+            timeout=30,
+        )
 
     def say(self, text: str) -> None:
         assert self.deliver(self.event("user_send_text", {"text": text})).status_code == 200
@@ -147,7 +165,9 @@ def test_a_volunteer_is_told_when_zalo_closed_the_window(replica, zalo):
     citizen.say("tôi muốn gặp tình nguyện viên")
     lan = Console(replica.url, "Lan")
     with session_scope() as session:  # the citizen's last message was 8 days ago
-        session.execute(update(Citizen).where(Citizen.channel_user_id == citizen.id).values(last_inbound_at=quiet_since))
+        session.execute(
+            update(Citizen).where(Citizen.channel_user_id == citizen.id).values(last_inbound_at=quiet_since)
+        )
     handoff = max(h["id"] for h in lan.queue()["queued"])
     detail = lan.post(f"/console/api/handoffs/{handoff}/claim").json()["handoff"]
     assert "không gửi được" in detail["channel_window"]
@@ -159,7 +179,9 @@ def test_media_to_the_bot_is_explained_and_never_reaches_rasa(replica, zalo):
     citizen = ZaloCitizen(zalo, replica)
     with session_scope() as session:
         turns = session.scalar(select(func.count()).select_from(Turn).where(Turn.intent.is_not(None)))
-    sticker = {"attachments": [{"type": "sticker", "payload": {"id": "bfe458bf64fa8da4d4eb", "url": "https://zalo.me/s.png"}}]}
+    sticker = {
+        "attachments": [{"type": "sticker", "payload": {"id": "bfe458bf64fa8da4d4eb", "url": "https://zalo.me/s.png"}}]
+    }
     assert citizen.deliver(citizen.event("user_send_sticker", sticker)).status_code == 200
     explained = citizen.reply(lambda m: "chưa đọc được" in m["text"])
     assert button_titles(explained) == ["Gặp tình nguyện viên"]
@@ -174,18 +196,28 @@ def test_a_redelivered_event_is_processed_once_and_unknown_events_are_acknowledg
     assert citizen.deliver(event).status_code == 200
     citizen.reply(lambda m: "căn cước" in m["text"].lower())
     with session_scope() as session:
-        assert session.scalar(select(func.count()).select_from(ChannelEvent).where(
-            ChannelEvent.event_id == event["message"]["msg_id"])) == 1
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(ChannelEvent)
+                .where(ChannelEvent.event_id == event["message"]["msg_id"])
+            )
+            == 1
+        )
     assert citizen.deliver(citizen.event("user_reacted_message", {"react_icon": "/-heart"})).status_code == 200
 
 
-@pytest.mark.parametrize("forgery", ["bad signature", "other secret", "stale", "future", "invalid json", "huge",
-                                     "no timestamp"])
+@pytest.mark.parametrize(
+    "forgery", ["bad signature", "other secret", "stale", "future", "invalid json", "huge", "no timestamp"]
+)
 def test_forged_or_malformed_events_are_rejected_and_store_nothing(replica, zalo, forgery):
     citizen = ZaloCitizen(zalo, replica)
     day_and_a_half_ago = int((time.time() - 36 * 3600) * 1000)
-    event = citizen.event("user_send_text", {"text": "xin chào"},
-                          timestamp_ms={"stale": day_and_a_half_ago, "future": int((time.time() + 3600) * 1000)}.get(forgery))
+    event = citizen.event(
+        "user_send_text",
+        {"text": "xin chào"},
+        timestamp_ms={"stale": day_and_a_half_ago, "future": int((time.time() + 3600) * 1000)}.get(forgery),
+    )
     body = json.dumps(event).encode()
     headers = signed(zalo.app_id, body, event["timestamp"])
     if forgery == "bad signature":
@@ -211,12 +243,19 @@ def test_forged_or_malformed_events_are_rejected_and_store_nothing(replica, zalo
 PAYLOADS = Path(__file__).parent.parent / "data" / "zalo"
 
 
-@pytest.mark.parametrize("fixture, label, kind", [
-    ("user_send_image.json", "[Ảnh — có thể chứa giấy tờ tùy thân, đừng yêu cầu gửi] giấy hẹn trả kết quả", "photo"),
-    ("user_send_file.json", "[Tệp — có thể chứa giấy tờ tùy thân, đừng yêu cầu gửi]", "document"),
-    ("user_send_location.json", "[Vị trí]", "location"),
-    ("user_send_sticker.json", "[Nhãn dán]", "sticker"),
-])
+@pytest.mark.parametrize(
+    "fixture, label, kind",
+    [
+        (
+            "user_send_image.json",
+            "[Ảnh — có thể chứa giấy tờ tùy thân, đừng yêu cầu gửi] giấy hẹn trả kết quả",
+            "photo",
+        ),
+        ("user_send_file.json", "[Tệp — có thể chứa giấy tờ tùy thân, đừng yêu cầu gửi]", "document"),
+        ("user_send_location.json", "[Vị trí]", "location"),
+        ("user_send_sticker.json", "[Nhãn dán]", "sticker"),
+    ],
+)
 def test_real_media_events_are_stored_labelled_and_explained(replica, zalo, fixture, label, kind):
     citizen = ZaloCitizen(zalo, replica)
     assert citizen.deliver(as_from(citizen, json.loads((PAYLOADS / fixture).read_text()))).status_code == 200
@@ -246,9 +285,13 @@ def as_from(citizen: ZaloCitizen, event: dict) -> dict:
 
 def inbound_of(citizen: ZaloCitizen) -> list[Message]:
     with session_scope() as session:
-        return session.scalars(select(Message).join(Conversation).join(Citizen).where(
-            Citizen.channel == "zalo", Citizen.channel_user_id == citizen.id, Message.direction == "in")
-            .order_by(Message.id)).all()
+        return session.scalars(
+            select(Message)
+            .join(Conversation)
+            .join(Citizen)
+            .where(Citizen.channel == "zalo", Citizen.channel_user_id == citizen.id, Message.direction == "in")
+            .order_by(Message.id)
+        ).all()
 
 
 def test_an_otp_is_masked_before_the_event_is_stored(replica, zalo):

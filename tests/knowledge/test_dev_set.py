@@ -1,5 +1,6 @@
 """The search dev set: written apart from what the model and the index are built from, and the
 search meets its quality targets on it."""
+
 import csv
 
 import pytest

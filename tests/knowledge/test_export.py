@@ -1,6 +1,7 @@
 """`kb export` writes the database back as knowledge files: loading them into a fresh database
 gives equal entries, and loading them back reports nothing to change. `kb load` never overwrites
 a staff edit made after the last load, and says so."""
+
 import logging
 import os
 import shutil
@@ -23,8 +24,14 @@ def entries_of(session) -> dict[str, tuple]:
 
 
 def cli(*args: str, **env: str) -> None:
-    done = subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
 
 

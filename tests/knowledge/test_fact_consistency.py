@@ -7,6 +7,7 @@ deliberately wrong value and show that the check catches it:
 - every entry has a `spoken_name`;
 - the outside topics validate and none of their terms is how citizens name one of our entries.
 """
+
 from __future__ import annotations
 
 import csv
@@ -37,6 +38,7 @@ _LEADING_ZERO = re.compile(r"(?<![\d.,])0+(?=\d)")
 
 # --- reading ---------------------------------------------------------------------------------
 
+
 def _shared(name: str) -> Path:
     path = SHARED / name
     if not path.exists():
@@ -55,8 +57,9 @@ def _facts_ids() -> dict[str, list[str]]:
     """Catalogue slug → facts ids (empty for `-`)."""
     with _shared("catalogue.tsv").open(encoding="utf-8") as handle:
         rows = csv.DictReader(handle, delimiter="\t")
-        return {row["slug"]: [i.strip() for i in row["facts_id"].split(";") if i.strip() not in ("", "-")]
-                for row in rows}
+        return {
+            row["slug"]: [i.strip() for i in row["facts_id"].split(";") if i.strip() not in ("", "-")] for row in rows
+        }
 
 
 @lru_cache(maxsize=1)
@@ -99,6 +102,7 @@ def _folded(text: str) -> str:
 
 
 # --- checks ----------------------------------------------------------------------------------
+
 
 def says_full(online_text: str) -> bool:
     folded = _folded(online_text)
@@ -145,7 +149,7 @@ def missing_amounts(entry: Procedure, facts: str) -> list[str]:
 
 
 def _stated(count: str, unit: str, plain_facts: str) -> bool:
-    """"17 ngày" is stated by "17 ngày" or by a list sharing one unit ("trực tuyến 17, bưu chính 20,
+    """ "17 ngày" is stated by "17 ngày" or by a list sharing one unit ("trực tuyến 17, bưu chính 20,
     trực tiếp 27 ngày"; "9/15/19/26 ngày")."""
     number = rf"(?<![\d.,/]){count}"
     if re.search(rf"{number}\s+{unit}(?!\w)", plain_facts):
@@ -177,22 +181,26 @@ def in_scope_hits(phrases: list[tuple[str, str]], entries: tuple[Procedure, ...]
     """Exclusion phrases (a topic's term, an entry's `not_covered`) found inside a question one of
     our entries answers (its title, aliases and FAQ questions). Both kinds decline any question that
     contains them, whichever entry it is about, so such a phrase would decline an in-scope question."""
-    asked = [(e.slug, _folded(q)) for e in entries
-             for q in [e.title, *e.aliases, *(q for f in e.faq for q in f.questions)]]
+    asked = [
+        (e.slug, _folded(q)) for e in entries for q in [e.title, *e.aliases, *(q for f in e.faq for q in f.questions)]
+    ]
     hits = []
     for owner, phrase in phrases:
         folded = _folded(phrase)
-        hits += [f"{owner}: {phrase!r} is in a question {slug} answers: {q.strip()!r}"
-                 for slug, q in asked if folded in q]
+        hits += [
+            f"{owner}: {phrase!r} is in a question {slug} answers: {q.strip()!r}" for slug, q in asked if folded in q
+        ]
     return hits
 
 
 def exclusion_phrases(entries: tuple[Procedure, ...], outside: Outside) -> list[tuple[str, str]]:
-    return ([(f"topic {t.name}", term) for t in outside.topics for term in t.terms]
-            + [(f"{e.slug} not_covered", p) for e in entries for p in e.not_covered])
+    return [(f"topic {t.name}", term) for t in outside.topics for term in t.terms] + [
+        (f"{e.slug} not_covered", p) for e in entries for p in e.not_covered
+    ]
 
 
 # --- the tests -------------------------------------------------------------------------------
+
 
 def test_every_catalogue_slug_has_facts_or_none():
     ids = _facts_ids()
@@ -223,8 +231,13 @@ def test_online_checks_catch_a_wrong_level():
     assert online_level_problem(wrong, online_facts("ly-lich-tu-phap"))  # "toàn trình chưa xác nhận"
     assert online_level_problem(wrong, "Trực tuyến MỘT PHẦN (isFullProcess = false).")
     tam_tru = next(e for e in _entries() if e.slug == "tam-tru")
-    demoted = tam_tru.model_copy(update={"online": tam_tru.online.model_copy(
-        update={"level": "partial", "in_person_reason": "x", "text": "Dịch vụ công trực tuyến toàn trình."})})
+    demoted = tam_tru.model_copy(
+        update={
+            "online": tam_tru.online.model_copy(
+                update={"level": "partial", "in_person_reason": "x", "text": "Dịch vụ công trực tuyến toàn trình."}
+            )
+        }
+    )
     assert online_level_problem(demoted, online_facts("tam-tru"))
     assert online_wording_problem(demoted)
     assert says_full("TOÀN TRÌNH (isFullProcess = true)")
@@ -256,8 +269,11 @@ def test_duration_check_catches_an_invented_count():
     facts = facts_text(entry.slug)
     assert not missing_durations(entry, facts)
     assert "60 ngày" in _plain(facts) and "1 ngày" in _plain(facts)  # "01 ngày" read as "1 ngày"
-    wrong = entry.model_copy(update={"processing_time": entry.processing_time.model_copy(
-        update={"text": "05 ngày làm việc; trả trước 17 giờ."})})
+    wrong = entry.model_copy(
+        update={
+            "processing_time": entry.processing_time.model_copy(update={"text": "05 ngày làm việc; trả trước 17 giờ."})
+        }
+    )
     assert missing_durations(wrong, facts) == ["17 giờ", "5 ngày"]
 
 
@@ -289,8 +305,9 @@ def test_topics_validate_and_do_not_name_our_entries():
 
 def test_topic_codes_are_national_procedures_outside_the_catalogue():
     with _shared("sources/national_procedures.tsv").open(encoding="utf-8") as handle:
-        national = {row["code"]: (row.get("catalogue_slug") or "").strip()
-                    for row in csv.DictReader(handle, delimiter="\t")}
+        national = {
+            row["code"]: (row.get("catalogue_slug") or "").strip() for row in csv.DictReader(handle, delimiter="\t")
+        }
     ours = {c for e in _entries() for c in e.codes}
     for topic in _topics().topics:
         if topic.code:
@@ -299,10 +316,14 @@ def test_topic_codes_are_national_procedures_outside_the_catalogue():
 
 
 def test_term_check_catches_a_clash():
-    bad = Outside.model_validate({"topics": [
-        {"name": "thử", "terms": ["sang tên sổ đỏ"]},  # an alias of bien-dong-dat
-        {"name": "thử 2", "terms": ["so do"]},  # part of an alias, unaccented
-    ]})
+    bad = Outside.model_validate(
+        {
+            "topics": [
+                {"name": "thử", "terms": ["sang tên sổ đỏ"]},  # an alias of bien-dong-dat
+                {"name": "thử 2", "terms": ["so do"]},  # part of an alias, unaccented
+            ]
+        }
+    )
     clashes = term_clashes(bad, _entries())
     assert any("sang tên sổ đỏ" in c for c in clashes)
     assert any("'so do'" in c for c in clashes)

@@ -1,5 +1,6 @@
 """The index lives in the database: an edit is searchable without a restart and re-embeds only
 the edited entry."""
+
 from sqlalchemy import select
 
 from bot.knowledge.search import LiveIndex

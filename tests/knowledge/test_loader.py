@@ -31,7 +31,9 @@ def test_reload_of_unchanged_files_changes_nothing(loaded_db):
 def test_changed_file_becomes_a_new_revision(knowledge_copy):
     before = entry("khai-sinh").revision
     path = knowledge_copy / "procedures" / "khai-sinh.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("gks\n", "gks\n  - khai sinh cho bé mới sinh\n"), encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("gks\n", "gks\n  - khai sinh cho bé mới sinh\n"), encoding="utf-8"
+    )
     report = load(knowledge_copy)
     assert report.updated == ["khai-sinh"]
     assert entry("khai-sinh").revision == before + 1
@@ -58,7 +60,9 @@ def test_staff_edit_is_never_overwritten(knowledge_copy):
         row.data = {**row.data, "summary": "Bản sửa của cán bộ."}
         row.origin, row.revision = "staff", row.revision + 1
     path = knowledge_copy / "procedures" / "khai-tu.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("confidence: high", "confidence: medium"), encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("confidence: high", "confidence: medium"), encoding="utf-8"
+    )
     report = load(knowledge_copy)
     assert report.conflicts == ["khai-tu"]
     assert entry("khai-tu").data["summary"] == "Bản sửa của cán bộ."

@@ -1,5 +1,6 @@
 """Publishing from the editor: review dates decide the request to confirm with the office; the
 YAML diff between revisions; the Redis counter every process checks after a publish."""
+
 import datetime as dt
 import logging
 
@@ -67,8 +68,9 @@ def khai_tu(loaded_db):
 def test_revision_diff_shows_the_changed_line_and_the_audit_names_the_action(khai_tu):
     changed = {**khai_tu["data"], "summary": "Tóm tắt mới của cán bộ."}
     with session_scope() as session:
-        number = publish.publish(session, "khai-tu", changed, actor_id=None, author="Hoa",
-                                 expected_revision=khai_tu["revision"])
+        number = publish.publish(
+            session, "khai-tu", changed, actor_id=None, author="Hoa", expected_revision=khai_tu["revision"]
+        )
     with session_scope() as session:
         shown = publish.revision(session, "khai-tu", number)
         actions = session.scalars(select(AuditEntry.action).where(AuditEntry.target == "khai-tu")).all()
@@ -80,8 +82,9 @@ def test_revision_diff_shows_the_changed_line_and_the_audit_names_the_action(kha
 
 def test_a_stale_revision_is_refused_with_the_latest(khai_tu):
     with session_scope() as session, pytest.raises(publish.PublishError) as refused:
-        publish.publish(session, "khai-tu", khai_tu["data"], actor_id=None, author="Hoa",
-                        expected_revision=khai_tu["revision"] - 1)
+        publish.publish(
+            session, "khai-tu", khai_tu["data"], actor_id=None, author="Hoa", expected_revision=khai_tu["revision"] - 1
+        )
     assert refused.value.status == 409 and refused.value.revision == khai_tu["revision"]
 
 

@@ -1,4 +1,5 @@
 """Reading a message: the asking part, the aspect, yes/no, English."""
+
 import pytest
 
 from bot.knowledge.question import is_english, read
@@ -17,16 +18,19 @@ def test_the_last_asking_sentence_is_the_focus_and_the_part_after_thi_the_clause
     assert question.levels == [question.clause, question.focus] and question.story == question.asked
 
 
-@pytest.mark.parametrize("text, aspect", [
-    ("làm khai sinh cho con thì phải đến đâu", "where"),
-    ("đăng ký kết hôn cần mang theo những gì", "documents"),
-    ("lệ phí làm hộ chiếu", "fee"),
-    ("đổi bằng lái mất mấy ngày", "time"),
-    ("lý lịch tư pháp nộp online được không", "online"),
-    ("ai được đăng ký thường trú", "eligibility"),
-    ("thủ tục tách thửa làm như thế nào", "process"),
-    ("sổ đỏ", None),
-])
+@pytest.mark.parametrize(
+    "text, aspect",
+    [
+        ("làm khai sinh cho con thì phải đến đâu", "where"),
+        ("đăng ký kết hôn cần mang theo những gì", "documents"),
+        ("lệ phí làm hộ chiếu", "fee"),
+        ("đổi bằng lái mất mấy ngày", "time"),
+        ("lý lịch tư pháp nộp online được không", "online"),
+        ("ai được đăng ký thường trú", "eligibility"),
+        ("thủ tục tách thửa làm như thế nào", "process"),
+        ("sổ đỏ", None),
+    ],
+)
 def test_the_aspect_comes_from_the_question_words(text, aspect):
     assert read(text).aspect() == aspect
 

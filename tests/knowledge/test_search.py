@@ -15,15 +15,18 @@ def index():
     return KnowledgeIndex(procedures, default_encoder(), calibration=default_calibration())
 
 
-@pytest.mark.parametrize("query, slug", [
-    ("Thủ tục đăng ký thường trú gồm những giấy tờ gì?", "thuong-tru"),
-    ("lam lai can cuoc bi mat o dau", "can-cuoc"),
-    ("e mún làm gks cho con thì lm s ạ", "khai-sinh"),
-    ("giấy độc thân", "xac-nhan-tinh-trang-hon-nhan"),
-    ("bằng lái hết hạn đổi thế nào", "giay-phep-lai-xe"),
-    ("nhập hộ khẩu cho con", "thuong-tru"),
-    ("xin phiếu lý lịch tư pháp", "ly-lich-tu-phap"),
-])
+@pytest.mark.parametrize(
+    "query, slug",
+    [
+        ("Thủ tục đăng ký thường trú gồm những giấy tờ gì?", "thuong-tru"),
+        ("lam lai can cuoc bi mat o dau", "can-cuoc"),
+        ("e mún làm gks cho con thì lm s ạ", "khai-sinh"),
+        ("giấy độc thân", "xac-nhan-tinh-trang-hon-nhan"),
+        ("bằng lái hết hạn đổi thế nào", "giay-phep-lai-xe"),
+        ("nhập hộ khẩu cho con", "thuong-tru"),
+        ("xin phiếu lý lịch tư pháp", "ly-lich-tu-phap"),
+    ],
+)
 def test_finds_the_procedure(index, query, slug):
     assert index.search(query).hits[0].slug == slug
 
@@ -41,8 +44,13 @@ def test_out_of_catalogue_abstains(index, query):
 def test_cli_contract(loaded_db):
     queries = ["đăng ký khai sinh cần giấy tờ gì", "lam lai can cuoc o dau", "thủ tục xin học bổng du học"]
     done = subprocess.run(
-        [sys.executable, "-m", "bot", "kb", "search", "--json", "-k", "2"], input="\n".join(queries) + "\n",
-        capture_output=True, text=True, cwd=ROOT, timeout=120, check=True,
+        [sys.executable, "-m", "bot", "kb", "search", "--json", "-k", "2"],
+        input="\n".join(queries) + "\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=True,
     )
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert [line["query"] for line in lines] == queries

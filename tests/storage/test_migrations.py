@@ -1,5 +1,6 @@
 """The migrations build exactly the tables the models describe: a column or index added to a model
 without its migration (or the reverse) fails here, on SQLite, before it fails on a server."""
+
 from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
@@ -15,7 +16,9 @@ def test_migrations_and_models_agree(tmp_path):
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
-            differences = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": False}), Base.metadata)
+            differences = compare_metadata(
+                MigrationContext.configure(connection, opts={"compare_type": False}), Base.metadata
+            )
     finally:
         engine.dispose()
     assert differences == []

@@ -1,5 +1,6 @@
 """The city-sized database: the same migrations and the same concurrency guarantees on a real
 PostgreSQL server (started by the tests) — one claim wins, one Zalo token refresh at a time."""
+
 from __future__ import annotations
 
 import asyncio
@@ -75,13 +76,22 @@ def test_of_concurrent_claims_exactly_one_wins(on_postgres):
     with session_scope() as session:
         assert session.get(Handoff, handoff.id).volunteer_id == winner
         assert session.get(Conversation, conversation.id).owner == Owner.human
-        assert session.scalars(select(HandoffAssignment.volunteer_id)
-                               .where(HandoffAssignment.handoff_id == handoff.id)).all() == [winner]
+        assert session.scalars(
+            select(HandoffAssignment.volunteer_id).where(HandoffAssignment.handoff_id == handoff.id)
+        ).all() == [winner]
 
 
 def test_zalo_refreshes_are_serialised_by_a_row_lock(on_postgres, monkeypatch):
     with FakeZaloAPI() as fake:
         fake.add_user(zalo_cases.USER)
-        settings = on_postgres.model_copy(update={"zalo_app_id": fake.app_id, "zalo_app_secret": fake.app_secret,
-                                                  "zalo_api_url": fake.base_url, "zalo_oauth_url": fake.base_url})
-        zalo_cases.test_concurrent_refreshes_in_tasks_and_in_two_threads_make_one_oauth_call(fake, settings, monkeypatch)
+        settings = on_postgres.model_copy(
+            update={
+                "zalo_app_id": fake.app_id,
+                "zalo_app_secret": fake.app_secret,
+                "zalo_api_url": fake.base_url,
+                "zalo_oauth_url": fake.base_url,
+            }
+        )
+        zalo_cases.test_concurrent_refreshes_in_tasks_and_in_two_threads_make_one_oauth_call(
+            fake, settings, monkeypatch
+        )

@@ -1,4 +1,5 @@
 """Database access details the router relies on."""
+
 import datetime as dt
 
 from bot.storage import repo
@@ -27,9 +28,15 @@ def test_outbound_messages_keep_their_order_and_buttons_get_keys(loaded_db):
 
     with session_scope() as session:
         conversation_id = repo.conversation_for(session, "web", "order-citizen").id
-        keyed = repo.with_button_keys(session, conversation_id, [
-            Outbound("một", (Button("Lệ phí", "/ask_fee"),)), Outbound("hai"), Outbound("ba", (Button("Xong", "/guide_next"),)),
-        ])
+        keyed = repo.with_button_keys(
+            session,
+            conversation_id,
+            [
+                Outbound("một", (Button("Lệ phí", "/ask_fee"),)),
+                Outbound("hai"),
+                Outbound("ba", (Button("Xong", "/guide_next"),)),
+            ],
+        )
         ids = repo.record_outbound(session, conversation_id, "web", keyed)
     assert ids == sorted(ids) and len(set(ids)) == 3
     with session_scope() as session:

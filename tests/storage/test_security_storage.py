@@ -1,5 +1,6 @@
 """Storage findings of the security review (issue 12): message ids scoped to the citizen, ids that
 reach links never reused, retention that leaves nothing behind, a bounded Rasa tracker."""
+
 from __future__ import annotations
 
 import asyncio
@@ -16,14 +17,20 @@ from bot.privacy import forget_citizen, purge_expired
 from bot.storage import repo
 from bot.storage.db import session_scope
 from bot.storage.models import (
-    Citizen, Conversation, GuideEvent, Handoff, HandoffAssignment, Message, Owner, utcnow,
+    Citizen,
+    Conversation,
+    GuideEvent,
+    Handoff,
+    HandoffAssignment,
+    Message,
+    Owner,
+    utcnow,
 )
 from tests.storage.test_postgres import on_postgres  # noqa: F401  (a fixture)
-from tests.test_rasa_addons import run_in_rasa
+from tests.test_rasa_addons import RASAS_STORE, run_in_rasa
 
 LONG_CONVERSATION = """
 import asyncio, json
-from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (ActionExecuted, AllSlotsReset, BotUttered, ConversationPaused, SessionStarted,
                                      SlotSet, UserUttered)
@@ -42,7 +49,7 @@ def turn(n):
 
 async def main():
     ours = GatewaySQLTrackerStore(domain=domain, host=URL, dialect=DIALECT)
-    theirs = SQLTrackerStore(domain=domain, host=URL, dialect=DIALECT)
+    theirs = RasasStore(domain=domain, host=URL, dialect=DIALECT)
     tracker = ours.init_tracker("long")
     for item in [ActionExecuted("action_session_start"), SessionStarted(), SlotSet("forgotten", "x"), AllSlotsReset(),
                  ActionExecuted("action_listen")]:
@@ -78,11 +85,14 @@ asyncio.run(main())
 
 
 def check_long_conversation(url: str, dialect: str) -> None:
-    result = run_in_rasa(LONG_CONVERSATION.format(url=url, dialect=dialect))
+    result = run_in_rasa(RASAS_STORE + LONG_CONVERSATION.format(url=url, dialect=dialect))
     assert result["largest_read"] <= result["bound"]  # 300 turns in, the tracker still holds about KEEP_TURNS
     assert result["rows"] == 5 + 300 * 5 + 3  # every event stored once
-    assert result["slots"] == result["full_slots"] == {
-        "procedure": "dang-ky-khai-sinh", "guide_step": 2, "forgotten": None, "turn": 299}
+    assert (
+        result["slots"]
+        == result["full_slots"]
+        == {"procedure": "dang-ky-khai-sinh", "guide_step": 2, "forgotten": None, "turn": 299}
+    )
     assert result["paused"] and result["same_tail"]
 
 
@@ -91,6 +101,7 @@ def test_tracker_store_reads_a_bounded_tracker_of_a_long_conversation(tracker_ur
 
 
 # -- finding 5: a channel's message id belongs to the citizen who sent it ------------------------------------------
+
 
 def _inbound(user_id: str, message_id: str, text: str) -> Inbound:
     return Inbound(channel="zalo", user_id=user_id, text=text, message_id=message_id)
@@ -111,12 +122,16 @@ def test_the_same_message_id_from_another_citizen_is_their_own_new_message(loade
 
 # -- finding 16: ids that reach links are never reused; retention leaves nothing behind -----------------------------
 
+
 def _conversation(session, user_id: str, **fields) -> Conversation:
     citizen = Citizen(channel="web", channel_user_id=user_id, **fields)
     session.add(citizen)
     session.flush()
-    conversation = Conversation(citizen_id=citizen.id, rasa_sender_id=f"sender-{user_id}", **(
-        {"updated_at": fields["created_at"]} if "created_at" in fields else {}))
+    conversation = Conversation(
+        citizen_id=citizen.id,
+        rasa_sender_id=f"sender-{user_id}",
+        **({"updated_at": fields["created_at"]} if "created_at" in fields else {}),
+    )
     session.add(conversation)
     session.flush()
     return conversation
@@ -125,14 +140,18 @@ def _conversation(session, user_id: str, **fields) -> Conversation:
 def test_the_id_of_a_deleted_newest_handoff_or_message_is_never_given_again(loaded_db):
     def newest(model, **fields) -> int:
         with session_scope() as session:
-            conversation = _conversation(session, f"reuse-{model.__name__}-{fields.get('status', '')}{utcnow().timestamp()}")
+            conversation = _conversation(
+                session, f"reuse-{model.__name__}-{fields.get('status', '')}{utcnow().timestamp()}"
+            )
             row = model(conversation_id=conversation.id, **fields)
             session.add(row)
             session.flush()
             return row.id
 
-    for model, fields in ((Message, {"direction": "out", "channel": "web", "author": "bot", "status": "sent"}),
-                          (Handoff, {"reason": "stuck", "channel": "web"})):
+    for model, fields in (
+        (Message, {"direction": "out", "channel": "web", "author": "bot", "status": "sent"}),
+        (Handoff, {"reason": "stuck", "channel": "web"}),
+    ):
         deleted = newest(model, **fields)
         with session_scope() as session:
             session.execute(delete(model).where(model.id == deleted))
@@ -144,22 +163,55 @@ def test_retention_removes_old_guide_events_conversations_and_citizens(loaded_db
     long_ago = now - dt.timedelta(days=loaded_db.retention_days + 1)
     with session_scope() as session:
         gone = _conversation(session, "expiry-gone", created_at=long_ago, last_inbound_at=long_ago)
-        session.add(Message(conversation_id=gone.id, citizen_id=gone.citizen_id, direction="in", channel="web",
-                            author="citizen", text="cũ", status="processed", created_at=long_ago))
+        session.add(
+            Message(
+                conversation_id=gone.id,
+                citizen_id=gone.citizen_id,
+                direction="in",
+                channel="web",
+                author="citizen",
+                text="cũ",
+                status="processed",
+                created_at=long_ago,
+            )
+        )
         helped = _conversation(session, "expiry-helped", created_at=long_ago, last_inbound_at=long_ago)
-        session.add(Handoff(conversation_id=helped.id, reason="stuck", channel="web", status="closed", requested_at=long_ago))
+        session.add(
+            Handoff(conversation_id=helped.id, reason="stuck", channel="web", status="closed", requested_at=long_ago)
+        )
         active = _conversation(session, "expiry-active", created_at=long_ago, last_inbound_at=now)
-        session.add(Message(conversation_id=active.id, citizen_id=active.citizen_id, direction="in", channel="web",
-                            author="citizen", text="mới", status="processed", created_at=now))
-        session.add_all([GuideEvent(rasa_sender_id=gone.rasa_sender_id, slug="dang-ky-khai-sinh", step=1, event="started",
-                                    created_at=long_ago),
-                         GuideEvent(rasa_sender_id=active.rasa_sender_id, slug="dang-ky-khai-sinh", step=2,
-                                    event="step", created_at=now)])
+        session.add(
+            Message(
+                conversation_id=active.id,
+                citizen_id=active.citizen_id,
+                direction="in",
+                channel="web",
+                author="citizen",
+                text="mới",
+                status="processed",
+                created_at=now,
+            )
+        )
+        session.add_all(
+            [
+                GuideEvent(
+                    rasa_sender_id=gone.rasa_sender_id,
+                    slug="dang-ky-khai-sinh",
+                    step=1,
+                    event="started",
+                    created_at=long_ago,
+                ),
+                GuideEvent(
+                    rasa_sender_id=active.rasa_sender_id, slug="dang-ky-khai-sinh", step=2, event="step", created_at=now
+                ),
+            ]
+        )
     purge_expired(now)
     with session_scope() as session:
         users = set(session.scalars(select(Citizen.channel_user_id).where(Citizen.channel_user_id.like("expiry-%"))))
-        steps = session.scalars(select(GuideEvent.step).where(
-            GuideEvent.rasa_sender_id.in_([gone.rasa_sender_id, active.rasa_sender_id]))).all()
+        steps = session.scalars(
+            select(GuideEvent.step).where(GuideEvent.rasa_sender_id.in_([gone.rasa_sender_id, active.rasa_sender_id]))
+        ).all()
         assert session.get(Conversation, gone.id) is None
     assert users == {"expiry-helped", "expiry-active"}  # the helped one stays with its handoff, for the report
     assert steps == [2]
@@ -168,12 +220,15 @@ def test_retention_removes_old_guide_events_conversations_and_citizens(loaded_db
 def test_forgetting_a_citizen_removes_their_row_and_guide_events(loaded_db):
     with session_scope() as session:
         conversation = _conversation(session, "forget-me")
-        session.add(GuideEvent(rasa_sender_id=conversation.rasa_sender_id, slug="dang-ky-khai-sinh", step=1,
-                               event="started"))
+        session.add(
+            GuideEvent(rasa_sender_id=conversation.rasa_sender_id, slug="dang-ky-khai-sinh", step=1, event="started")
+        )
     assert forget_citizen("web", "forget-me") == 1
     with session_scope() as session:
         assert session.scalar(select(Citizen).where(Citizen.channel_user_id == "forget-me")) is None
-        assert session.scalar(select(GuideEvent).where(GuideEvent.rasa_sender_id == conversation.rasa_sender_id)) is None
+        assert (
+            session.scalar(select(GuideEvent).where(GuideEvent.rasa_sender_id == conversation.rasa_sender_id)) is None
+        )
 
 
 # -- finding 18: claims race for real, each claimer a process with its own engine ------------------------------------
@@ -212,13 +267,16 @@ def check_concurrent_claims(database_url: str) -> None:
             session.flush()
             handoff_ids.append(handoff.id)
         stamp = int(utcnow().timestamp() * 1000)
-        volunteers = [auth.create_account(session, f"race{stamp}{n}", f"Người {n}", "mật-khẩu-tranh-nhận").id
-                      for n in range(CLAIMERS)]
+        volunteers = [
+            auth.create_account(session, f"race{stamp}{n}", f"Người {n}", "mật-khẩu-tranh-nhận").id
+            for n in range(CLAIMERS)
+        ]
     spawn = multiprocessing.get_context("spawn")
     barrier, outcomes = spawn.Barrier(CLAIMERS), spawn.Queue()
     env = {"DATABASE_URL": database_url, "VAR_DIR": os.environ["VAR_DIR"]}
-    processes = [spawn.Process(target=_claim_every_round, args=(env, handoff_ids, v, barrier, outcomes))
-                 for v in volunteers]
+    processes = [
+        spawn.Process(target=_claim_every_round, args=(env, handoff_ids, v, barrier, outcomes)) for v in volunteers
+    ]
     for process in processes:
         process.start()
     results: dict[int, dict[int, str]] = {h: {} for h in handoff_ids}
@@ -237,9 +295,13 @@ def check_concurrent_claims(database_url: str) -> None:
             assert sorted(outcome_of.values()) == ["taken"] * (CLAIMERS - 1) + ["won"], (handoff_id, outcome_of)
             winner = next(v for v, outcome in outcome_of.items() if outcome == "won")
             handoff = session.get(Handoff, handoff_id)
-            assert handoff.volunteer_id == winner and session.get(Conversation, handoff.conversation_id).owner == Owner.human
-            assert session.scalars(select(HandoffAssignment.volunteer_id)
-                                   .where(HandoffAssignment.handoff_id == handoff_id)).all() == [winner]
+            assert (
+                handoff.volunteer_id == winner
+                and session.get(Conversation, handoff.conversation_id).owner == Owner.human
+            )
+            assert session.scalars(
+                select(HandoffAssignment.volunteer_id).where(HandoffAssignment.handoff_id == handoff_id)
+            ).all() == [winner]
 
 
 def test_of_claims_racing_from_processes_exactly_one_wins_on_sqlite(loaded_db):

@@ -44,35 +44,41 @@ def test_masking_table(text, kinds, checks):
     assert mask(result.text) == result  # masking twice changes nothing and keeps the kinds
 
 
-@pytest.mark.parametrize("text, kind, secret", [
-    ("số cccd của tôi là 079123456789", "id_number", "079123456789"),
-    ("cccd 079 123 456 789", "id_number", "079 123 456 789"),
-    ("cmnd cũ 123456789", "id_number", "123456789"),
-    ("thẻ 4111 1111 1111 1111 bị trừ tiền", "card", "4111 1111 1111 1111"),
-    ("mã OTP là 482913", "otp", "482913"),
-    ("ma xac thuc 5821", "otp", "5821"),
-    ("482913", "otp", "482913"),
-    ("mật khẩu là Abc@12345", "password", "Abc@12345"),
-    ("pass: hunter2", "password", "hunter2"),
-])
+@pytest.mark.parametrize(
+    "text, kind, secret",
+    [
+        ("số cccd của tôi là 079123456789", "id_number", "079123456789"),
+        ("cccd 079 123 456 789", "id_number", "079 123 456 789"),
+        ("cmnd cũ 123456789", "id_number", "123456789"),
+        ("thẻ 4111 1111 1111 1111 bị trừ tiền", "card", "4111 1111 1111 1111"),
+        ("mã OTP là 482913", "otp", "482913"),
+        ("ma xac thuc 5821", "otp", "5821"),
+        ("482913", "otp", "482913"),
+        ("mật khẩu là Abc@12345", "password", "Abc@12345"),
+        ("pass: hunter2", "password", "hunter2"),
+    ],
+)
 def test_secrets_are_masked(text, kind, secret):
     result = mask(text)
     assert kind in result.kinds
     assert secret not in result.text
 
 
-@pytest.mark.parametrize("text", [
-    "lệ phí 8.000 đồng",
-    "nộp ngày 12/05/2024",
-    "thủ tục mã 1.001193",
-    "mã hồ sơ H12.34-250101-0001",
-    "số điện thoại 0912345678",
-    "mất 15 ngày làm việc",
-    "quên mật khẩu thì làm sao",
-    "mật khẩu gì vậy",
-    "năm 2025",
-    "4111 1111 1111 1112",  # 16 digits failing the Luhn check is not a card
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "lệ phí 8.000 đồng",
+        "nộp ngày 12/05/2024",
+        "thủ tục mã 1.001193",
+        "mã hồ sơ H12.34-250101-0001",
+        "số điện thoại 0912345678",
+        "mất 15 ngày làm việc",
+        "quên mật khẩu thì làm sao",
+        "mật khẩu gì vậy",
+        "năm 2025",
+        "4111 1111 1111 1112",  # 16 digits failing the Luhn check is not a card
+    ],
+)
 def test_ordinary_text_is_kept(text):
     result = mask(text)
     assert result.text == text and not result.kinds
@@ -88,16 +94,19 @@ def test_decomposed_input_is_masked_like_composed():
     assert mask(decomposed).text == "mật khẩu là " + PLACEHOLDER["password"]
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("gọi em 0912345678 nhé", "gọi em [số điện thoại đã ẩn] nhé"),
-    ("sđt 0912 345 678", "sđt [số điện thoại đã ẩn]"),
-    ("số của chị +84 912.345.678", "số của chị [số điện thoại đã ẩn]"),
-    ("zalo 84-987-654-321", "zalo [số điện thoại đã ẩn]"),
-    ("email nguyen.van-a+dvc@gmail.com.vn ạ", "email [email đã ẩn] ạ"),
-    ("cccd 079185012345, sđt 0987654321", "cccd [số định danh đã ẩn], sđt [số điện thoại đã ẩn]"),
-    ("gọi tổng đài 1900 1234 hoặc 0274.3822.123", "gọi tổng đài 1900 1234 hoặc 0274.3822.123"),
-    ("lệ phí 1.500.000đ, mã hồ sơ H12.34-250101-0001", "lệ phí 1.500.000đ, mã hồ sơ H12.34-250101-0001"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("gọi em 0912345678 nhé", "gọi em [số điện thoại đã ẩn] nhé"),
+        ("sđt 0912 345 678", "sđt [số điện thoại đã ẩn]"),
+        ("số của chị +84 912.345.678", "số của chị [số điện thoại đã ẩn]"),
+        ("zalo 84-987-654-321", "zalo [số điện thoại đã ẩn]"),
+        ("email nguyen.van-a+dvc@gmail.com.vn ạ", "email [email đã ẩn] ạ"),
+        ("cccd 079185012345, sđt 0987654321", "cccd [số định danh đã ẩn], sđt [số điện thoại đã ẩn]"),
+        ("gọi tổng đài 1900 1234 hoặc 0274.3822.123", "gọi tổng đài 1900 1234 hoặc 0274.3822.123"),
+        ("lệ phí 1.500.000đ, mã hồ sơ H12.34-250101-0001", "lệ phí 1.500.000đ, mã hồ sơ H12.34-250101-0001"),
+    ],
+)
 def test_contacts_are_masked_for_previews_and_logs(text, expected):
     assert mask_contacts(text) == expected
     assert mask_contacts(expected) == expected
@@ -107,13 +116,16 @@ def test_contacts_stay_in_what_the_volunteer_holding_the_conversation_sees():
     assert mask("gọi em 0912345678 hoặc a@b.vn").text == "gọi em 0912345678 hoặc a@b.vn"
 
 
-@pytest.mark.parametrize("kinds, phrase", [
-    (set(), ""),
-    ({"password"}, "mật khẩu"),
-    ({"otp", "password"}, "mật khẩu và mã OTP"),
-    ({"bank_account", "id_number", "card"}, "số định danh, số thẻ và số tài khoản ngân hàng"),
-    (set(PLACEHOLDER), "mật khẩu, mã OTP, số định danh, số thẻ và số tài khoản ngân hàng"),
-])
+@pytest.mark.parametrize(
+    "kinds, phrase",
+    [
+        (set(), ""),
+        ({"password"}, "mật khẩu"),
+        ({"otp", "password"}, "mật khẩu và mã OTP"),
+        ({"bank_account", "id_number", "card"}, "số định danh, số thẻ và số tài khoản ngân hàng"),
+        (set(PLACEHOLDER), "mật khẩu, mã OTP, số định danh, số thẻ và số tài khoản ngân hàng"),
+    ],
+)
 def test_hidden_phrase_names_what_was_hidden(kinds, phrase):
     assert hidden_phrase(frozenset(kinds)) == phrase
 
@@ -123,10 +135,16 @@ def test_luhn():
     assert not luhn_ok("4111111111111112")
 
 
-@pytest.mark.parametrize("draft", [
-    "Anh/chị đọc cho em mã OTP nhé", "cho em xin mat khau", "Anh chụp CCCD gửi em", "số căn cước của chị là gì",
-    "Nhập MÃ XÁC THỰC vào đây",
-])
+@pytest.mark.parametrize(
+    "draft",
+    [
+        "Anh/chị đọc cho em mã OTP nhé",
+        "cho em xin mat khau",
+        "Anh chụp CCCD gửi em",
+        "số căn cước của chị là gì",
+        "Nhập MÃ XÁC THỰC vào đây",
+    ],
+)
 def test_volunteer_drafts_mentioning_secrets_are_flagged(draft):
     assert asks_for_secret(draft)
 

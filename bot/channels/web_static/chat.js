@@ -63,8 +63,14 @@
     }
   }
 
-  async function send(text, shown) {
+  // One message at a time, in the order typed: the next waits for the previous one's answer.
+  let sending = Promise.resolve();
+  function send(text, shown) {
     show(shown || text, "citizen");
+    sending = sending.then(() => post(text));
+  }
+
+  async function post(text) {
     try {
       const response = await fetch("/api/chat", {
         method: "POST",
@@ -89,12 +95,25 @@
     send(text);
   });
 
-  // Messages that arrive later: a volunteer's reply, an answer to a question left earlier.
+  // Messages that arrive later: a volunteer's reply, an answer to a question left earlier. Each
+  // comes with its id; the server sends again whatever was not acknowledged (after a reconnect),
+  // so a message already shown is only acknowledged again, never shown twice.
+  let shownIds = new Set();
+  function acknowledge(id) {
+    fetch("/api/chat/ack", {
+      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ids: [id] }),
+    }).catch(() => { /* sent again on the next connection, acknowledged then */ });
+  }
+
   function listen() {
     stream = new EventSource("/api/chat/stream");
     stream.addEventListener("message", (event) => {
+      const id = Number(event.lastEventId);
+      if (shownIds.has(id)) return acknowledge(id);
+      shownIds.add(id);
       const reply = JSON.parse(event.data);
       showReply(reply, reply.author === "volunteer" ? "volunteer" : "bot");
+      acknowledge(id);
       if (reply.author === "volunteer") {
         waiting.querySelector("span").textContent = "Tình nguyện viên đang hỗ trợ anh/chị";
         document.getElementById("cancel-wait").hidden = true;
@@ -122,6 +141,7 @@
     } catch (err) { /* the cookie may outlive an unreachable server; the page still forgets */ }
     sender = null;
     cancelPayload = null;
+    shownIds = new Set();
     log.replaceChildren();
     waiting.querySelector("span").textContent = WAITING_TEXT;
     showWaiting(false);

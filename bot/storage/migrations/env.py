@@ -1,9 +1,10 @@
 """Alembic environment: the URL comes from the caller (bot.storage.db.upgrade) or settings."""
+
 from alembic import context
 from sqlalchemy import create_engine
 
-from bot.storage.models import Base
 from bot.settings import get_settings
+from bot.storage.models import Base
 
 url = context.config.get_main_option("sqlalchemy.url") or get_settings().db_url
 connectable = create_engine(url)

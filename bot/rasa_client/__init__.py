@@ -1,4 +1,6 @@
-"""The one place that speaks Rasa's HTTP API (aiohttp: it adds the least latency per call)."""
+"""The one place that speaks Rasa's HTTP API (aiohttp: it adds the least latency per call), and
+its tracker store's vocabulary (events; their SQL deletion is in `tracker`)."""
+
 from __future__ import annotations
 
 import zlib
@@ -8,6 +10,10 @@ from typing import Any
 import aiohttp
 
 from bot.messages import Button, Outbound
+from bot.rasa_client.tracker import delete_tracker_events
+
+__all__ = ["RasaClient", "RasaTurn", "RasaUnavailable", "delete_tracker_events"]
+_LISTEN = {"event": "action", "name": "action_listen"}
 
 
 class RasaUnavailable(Exception):
@@ -74,8 +80,12 @@ class RasaClient:
         try:
             async with self._http().post(
                 f"{self.replica_url(sender)}/webhooks/gateway/webhook",
-                json={"sender": sender, "message": text, "message_id": message_id,
-                      "metadata": {"text": written} if written else None},
+                json={
+                    "sender": sender,
+                    "message": text,
+                    "message_id": message_id,
+                    "metadata": {"text": written} if written else None,
+                },
                 headers={"Authorization": f"Bearer {self._token}"},
             ) as response:
                 response.raise_for_status()
@@ -83,11 +93,42 @@ class RasaClient:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise RasaUnavailable(str(exc) or type(exc).__name__) from exc
         messages = body.get("messages", [])
-        return RasaTurn(_replies(messages), body.get("intent"), body.get("confidence"), body.get("entities") or [],
-                        body.get("actions") or [], _custom(messages, "handoff"), _custom(messages, "about"))
+        return RasaTurn(
+            _replies(messages),
+            body.get("intent"),
+            body.get("confidence"),
+            body.get("entities") or [],
+            body.get("actions") or [],
+            _custom(messages, "handoff"),
+            _custom(messages, "about"),
+        )
 
-    async def append_events(self, sender: str, events: list[dict[str, Any]]) -> None:
-        """Append events to a conversation's tracker (pause, resume, slots) without running a turn."""
+    async def pause(self, sender: str) -> None:
+        """People talk now: Rasa keeps the citizen's messages but runs no action on them."""
+        await self._append_events(sender, [{"event": "pause"}])
+
+    async def resume(self, sender: str) -> None:
+        """Resume *and* listen, or Rasa would wait for an action instead of the citizen's next message."""
+        await self._append_events(sender, [{"event": "resume"}, _LISTEN])
+
+    async def hand_back(self, sender: str, procedure: str | None, step: int | None) -> None:
+        """Resumed in a fresh session at the volunteer's chosen step. Without the new session, the next
+        message after a long human talk would open one by itself (un-pausing silently and offering to
+        resume the guide where it was before the volunteer came)."""
+        events = [{"event": "resume"}, {"event": "session_started"}]
+        if procedure:
+            events.append({"event": "slot", "name": "procedure", "value": procedure})
+        if procedure and step:
+            events += [
+                {"event": "slot", "name": "guide_slug", "value": procedure},
+                {"event": "slot", "name": "guide_step", "value": float(step)},
+                {"event": "slot", "name": "guide_phase", "value": "paused"},
+                {"event": "slot", "name": "guide_stuck", "value": 0.0},
+            ]
+        await self._append_events(sender, [*events, _LISTEN])
+
+    async def _append_events(self, sender: str, events: list[dict[str, Any]]) -> None:
+        """Append events to a conversation's tracker without running a turn."""
         await self._api("post", f"/conversations/{sender}/tracker/events", sender, events)
 
     async def trigger_intent(self, sender: str, intent: str) -> list[Outbound]:
@@ -98,7 +139,9 @@ class RasaClient:
     async def _api(self, method: str, path: str, sender: str, payload: Any) -> dict[str, Any]:
         try:
             async with self._http().request(
-                method, f"{self.replica_url(sender)}{path}", json=payload,
+                method,
+                f"{self.replica_url(sender)}{path}",
+                json=payload,
                 params={"token": self._token, "include_events": "NONE"},
             ) as response:
                 response.raise_for_status()
@@ -110,8 +153,9 @@ class RasaClient:
         """How Rasa's NLU reads a (masked, normalised) text: intent, confidence and entities. No
         conversation is touched (the editor's preview)."""
         try:
-            async with self._http().post(f"{self._urls[0]}/model/parse", json={"text": text},
-                                         params={"token": self._token}) as response:
+            async with self._http().post(
+                f"{self._urls[0]}/model/parse", json={"text": text}, params={"token": self._token}
+            ) as response:
                 response.raise_for_status()
                 body = await response.json()
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -124,8 +168,9 @@ class RasaClient:
         statuses = []
         for url in self._urls:
             try:
-                async with self._http().get(f"{url}/status", params={"token": self._token},
-                                            timeout=aiohttp.ClientTimeout(total=3)) as response:
+                async with self._http().get(
+                    f"{url}/status", params={"token": self._token}, timeout=aiohttp.ClientTimeout(total=3)
+                ) as response:
                     response.raise_for_status()
                     statuses.append(await response.json())
             except (aiohttp.ClientError, TimeoutError) as exc:

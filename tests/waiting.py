@@ -1,0 +1,12 @@
+"""Waiting for a condition in tests: polled, with a deadline, never a bare sleep."""
+
+from __future__ import annotations
+
+import time
+
+
+def wait_until(condition, failure: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.02)  # polling the condition, bounded by the deadline
