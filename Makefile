@@ -54,10 +54,12 @@ $(MVENV)/.installed: requirements/model.lock pyproject.toml
 	$(MVENV)/bin/python -m pip install -q --no-deps -e .
 	touch $@
 
+# PYTHONPATH emptied for pip: through it pip would see the app's egg-info and report the app's
+# pins as conflicts with Rasa's.
 $(RVENV)/.installed: requirements/rasa.lock
 	@PY310=$$(scripts/find-python310) || exit 1; \
 	test -x $(RVENV)/bin/python || $$PY310 -m venv $(RVENV)
-	$(RVENV)/bin/python -m pip install -q --require-hashes -r requirements/rasa.lock
+	PYTHONPATH= $(RVENV)/bin/python -m pip install -q --require-hashes -r requirements/rasa.lock
 	touch $@
 
 db: setup
