@@ -43,6 +43,9 @@ from bot.storage.db import ensure_reachable, private_sqlite_file
 PRIVATE_UMASK = 0o077
 SUPERVISE_EVERY_S = 0.25
 PROGRESS_EVERY_S = 5.0
+# A gateway keeps an idle connection longer than nginx does (its upstream keepalive_timeout, 60 s),
+# so nginx never sends a request down a connection the gateway is closing.
+GATEWAY_KEEP_ALIVE_S = 75
 # what a /readyz check that is not ok is waiting for, in words
 WAITING_FOR = {"rasa": "Rasa (model loading)", "action_server": "the action server", "database": "the database"}
 
@@ -221,6 +224,8 @@ class Stack:
                         str(port),
                         "--no-access-log",
                         "--no-proxy-headers",
+                        "--timeout-keep-alive",
+                        str(GATEWAY_KEEP_ALIVE_S),
                     ],
                 )
                 for replica, port in enumerate(settings.gateway_ports)

@@ -129,3 +129,13 @@ def test_the_city_runs_the_shipped_site_on_its_own_ports(tmp_path):
     nginx.write_configuration()
     checked = subprocess.run([*nginx.command, "-t"], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
+
+
+def test_nginx_lets_an_idle_gateway_connection_go_before_the_gateway_closes_it(tmp_path):
+    """Else nginx may send a POST down a connection the gateway is closing: a reset, a 502, and
+    that gateway marked down for everyone (seen under load before the two were set)."""
+    upstream = re.search(r"upstream bot_gateways \{(.*?)\}", (DEPLOY / "nginx" / "bot.conf").read_text(), re.S)
+    nginx_idle_s = int(re.search(r"keepalive_timeout (\d+)s;", upstream.group(1)).group(1))
+    argv = Stack(Settings(var_dir=tmp_path)).service("gateway-0").argv
+    gateway_idle_s = int(argv[argv.index("--timeout-keep-alive") + 1])
+    assert nginx_idle_s < gateway_idle_s

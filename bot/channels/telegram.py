@@ -86,6 +86,15 @@ def keyboard(outbound: Outbound) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup([[InlineKeyboardButton(b.title, callback_data=b.payload)] for b in outbound.buttons])
 
 
+def chat_of(payload: dict) -> str | None:
+    """The chat an update belongs to (its messages are answered in arrival order): a message's,
+    or that of the message whose button was pressed."""
+    callback = payload.get("callback_query")
+    message = payload.get("message") or (callback.get("message") if isinstance(callback, dict) else None)
+    chat = message.get("chat") if isinstance(message, dict) else None
+    return str(chat["id"])[:64] if isinstance(chat, dict) and chat.get("id") is not None else None
+
+
 def redact(payload: dict) -> dict:
     return mask_fields(
         payload, [(kind, field) for kind in ("message", "edited_message") for field in ("text", "caption")]
@@ -194,7 +203,7 @@ class TelegramChannel:
                 delay = min(delay * 2, 60)
                 continue
             for update in updates:
-                await self.inbox.receive(str(update.update_id), update.to_dict())
+                await self.inbox.receive(str(update.update_id), update.to_dict(), chat_of(update.to_dict()))
                 offset = update.update_id + 1
 
     # -- inbound --------------------------------------------------------------------------------
@@ -203,7 +212,7 @@ class TelegramChannel:
         payload = await read_update(request, self.settings.telegram_secret, "/webhooks/telegram")
         if isinstance(payload, JSONResponse):
             return payload
-        await self.inbox.receive(str(payload["update_id"]), payload)
+        await self.inbox.receive(str(payload["update_id"]), payload, chat_of(payload))
         return JSONResponse({"ok": True})
 
     async def _process(self, payload: dict) -> None:

@@ -71,6 +71,12 @@ def event_id(payload: dict, raw: bytes) -> str:
     return str(message.get("msg_id") or "sha256:" + hashlib.sha256(raw).hexdigest())
 
 
+def sender_of(payload: dict) -> str | None:
+    """The Zalo user an event comes from (its messages are answered in arrival order)."""
+    sender = payload.get("sender")
+    return str(sender["id"])[:64] if isinstance(sender, dict) and sender.get("id") is not None else None
+
+
 def redact(payload: dict) -> dict:
     return mask_fields(payload, [("message", "text")])
 
@@ -124,7 +130,7 @@ class ZaloChannel:
         now = dt.datetime.now(dt.timezone.utc)
         if not now - dt.timedelta(hours=self.settings.zalo_replay_window_hours) <= sent_at <= now + FUTURE_SKEW:
             return self._reject(401, f"timestamp {sent_at.isoformat()} outside the replay window", request)
-        await self.inbox.receive(event_id(payload, raw), payload)
+        await self.inbox.receive(event_id(payload, raw), payload, sender_of(payload))
         return JSONResponse({"ok": True})
 
     @staticmethod

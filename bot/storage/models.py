@@ -306,11 +306,13 @@ class ChannelEvent(Base):
     the background, never processed twice: unique on the channel's own event id)."""
 
     __tablename__ = "channel_events"
-    __table_args__ = (UniqueConstraint("channel", "event_id"),)
+    __table_args__ = (UniqueConstraint("channel", "event_id"), Index("ix_channel_events_sender", "channel", "sender"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(20))
     event_id: Mapped[str] = mapped_column(String(128))  # Telegram update_id, Zalo msg_id (or a digest)
+    # the chat or user it came from (as `citizens.channel_user_id`): its events go in arrival order
+    sender: Mapped[str | None] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON)
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[dt.datetime | None]

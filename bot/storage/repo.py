@@ -370,13 +370,13 @@ def record_guide_event(session: Session, rasa_sender_id: str, slug: str, event) 
     )
 
 
-def accept_event(session: Session, channel: str, event_id: str, payload: dict) -> int | None:
+def accept_event(session: Session, channel: str, event_id: str, payload: dict, sender: str | None) -> int | None:
     """Store a webhook event before it is processed; the stored row to process, or None when the
     channel delivered it before and it was processed (a row stored but never processed is
     returned again: the process that took it may have died)."""
     try:
         with session.begin_nested():
-            event = ChannelEvent(channel=channel, event_id=event_id, payload=payload)
+            event = ChannelEvent(channel=channel, event_id=event_id, payload=payload, sender=sender)
             session.add(event)
     except IntegrityError:
         return session.scalar(
@@ -398,10 +398,22 @@ def unprocessed_events(session: Session, channel: str) -> list[ChannelEvent]:
     )
 
 
+def earlier_event_unprocessed(session: Session, channel: str, sender: str, row_id: int) -> bool:
+    """An event of this sender stored before this one is not processed yet (it is in progress on
+    some replica, or its gateway died)."""
+    earlier = select(ChannelEvent.id).where(
+        ChannelEvent.channel == channel,
+        ChannelEvent.sender == sender,
+        ChannelEvent.id < row_id,
+        ChannelEvent.processed_at.is_(None),
+    )
+    return session.scalar(earlier.limit(1)) is not None
+
+
 def finish_event(session: Session, event_id: int, error: str | None = None) -> None:
     """Processed: only the id is kept (for idempotency); what the citizen wrote lives in `messages`."""
     session.execute(
         update(ChannelEvent)
         .where(ChannelEvent.id == event_id)
-        .values(processed_at=utcnow(), payload={}, error=error and error[:2000])
+        .values(processed_at=utcnow(), payload={}, sender=None, error=error and error[:2000])
     )
