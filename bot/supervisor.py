@@ -18,6 +18,7 @@ is private: var/ and its folders 0700, files 0600, and the children run with uma
 from __future__ import annotations
 
 import logging
+import math
 import os
 import shutil
 import signal
@@ -118,6 +119,13 @@ def lock_store_env(redis_url: str) -> dict[str, str]:
     }
 
 
+def rasa_lock_lifetime_s(settings: Settings) -> int:
+    """How long Rasa's lock on a conversation lives. A replica killed mid-turn leaves its lock in
+    Redis until then (Rasa's default: 60 s, that conversation's wait after a crash); a little
+    longer than the gateway waits for a turn, so a live turn never loses its lock."""
+    return math.ceil(settings.rasa_timeout_s) + 5
+
+
 def private_file(path: Path, flags: int):
     """Open a file for writing, created 0600 (an existing one is made 0600 too)."""
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | flags, 0o600)
@@ -175,6 +183,7 @@ class Stack:
             "RASA_TRACKER_DIALECT": tracker_dialect(settings.tracker_url),
             "SANIC_HOST": settings.actions_host,
             **lock_store_env(settings.redis_url),
+            "TICKET_LOCK_LIFETIME": str(rasa_lock_lifetime_s(settings)),
             **(env or {}),
         }
         app_python = str(PROJECT_ROOT / ".venv" / "bin" / "python")

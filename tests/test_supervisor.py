@@ -3,12 +3,14 @@ starts stops with it, by process group."""
 
 import os
 import signal
+import subprocess
 import sys
 import time
 
 import httpx
 import pytest
 
+from bot.cli_errors import RASA_ENV
 from bot.settings import Settings
 from bot.supervisor import Backoff, Service, Stack, lock_store_env, tracker_dialect
 from tests.ports import free_port
@@ -37,6 +39,24 @@ def test_rasa_locks_go_to_redis_when_there_is_one():
         "RASA_LOCK_DB": "2",
         "RASA_LOCK_PASSWORD": "pw",
     }
+
+
+def test_a_killed_replicas_rasa_lock_outlives_a_turn_but_not_rasas_default_minute(tmp_path):
+    settings = Settings(var_dir=tmp_path, rasa_timeout_s=30)
+    env = Stack(settings).env
+    assert settings.rasa_timeout_s < int(env["TICKET_LOCK_LIFETIME"]) < 60
+    read = subprocess.run(  # the name Rasa itself reads
+        [
+            str(RASA_ENV / "bin" / "python"),
+            "-c",
+            "from rasa.core.lock_store import LOCK_LIFETIME; print(LOCK_LIFETIME)",
+        ],
+        env={"TICKET_LOCK_LIFETIME": env["TICKET_LOCK_LIFETIME"], "PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert read.stdout.strip() == env["TICKET_LOCK_LIFETIME"]
 
 
 def test_backoff_doubles_up_to_thirty_seconds_and_starts_over_after_a_minute_up():
