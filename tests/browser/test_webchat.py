@@ -151,7 +151,9 @@ def test_a_volunteers_message_is_shown_once_and_counts_as_sent_only_once_the_pag
     wait_for_status(first, "sent")
 
     page.route("**/api/chat/ack", lambda route: route.abort())  # the acknowledgement is lost: still pending
-    with page.expect_request("**/api/chat/ack"):  # waits inside Playwright, so the route runs meanwhile
+    # until the request has failed, not only been made: a route unrouted before its handler ran
+    # would let the acknowledgement through
+    with page.expect_event("requestfailed", lambda request: request.url.endswith("/api/chat/ack")):
         second = lan.send(handoff, "Anh/chị mở trang Dịch vụ công giúp chị nhé.").json()["message"]["id"]
         expect(volunteer.filter(has_text="Dịch vụ công")).to_have_count(1)
     assert message_status(second) == "pending"
