@@ -16,12 +16,12 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 
 from common import ROOT, SCRATCH, limits_of, open_conversation, percentile
 
+from bot.city import group_rss  # noqa: E402
 from bot.knowledge.loader import load  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.storage import db  # noqa: E402
@@ -55,20 +55,7 @@ QUESTIONS = [
 
 def process_group_rss_mb(pgids: set[int]) -> float:
     """Resident memory of every process in these process groups (children included)."""
-    total_kb = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) not in pgids:
-                continue
-            for line in (entry / "status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total_kb += int(line.split()[1])
-        except (FileNotFoundError, ProcessLookupError, IndexError):
-            continue
-    return total_kb / 1024
+    return sum(group_rss(pgid) for pgid in pgids) / 2**20
 
 
 def timed_train(settings: Settings) -> float:

@@ -111,10 +111,11 @@ def binary(name: str) -> str:
 
 
 class Postgres:
-    """A PostgreSQL server of the layout's own; `restart` keeps its data and port."""
+    """A PostgreSQL server of the layout's own; `restart` keeps its data and port. `databases` are
+    created at start; a throwaway server (tests) may trade durability for speed (`durable=False`)."""
 
-    def __init__(self, folder: Path, port: int):
-        self.port = port
+    def __init__(self, folder: Path, port: int, *, databases: tuple[str, ...] = ("bot", "rasa"), durable: bool = True):
+        self.port, self.databases, self.durable = port, databases, durable
         self.as_owner: list[str] = []
         if os.geteuid() == 0:
             # var/ is root's only, out of the postgres user's reach: the data lives in that user's home
@@ -150,11 +151,14 @@ class Postgres:
             "60",
             "start",
             "-o",
-            f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c max_connections=300",
+            f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c max_connections=300"
+            + ("" if self.durable else " -c fsync=off"),
         )
-        self._create_databases("bot", "rasa")
+        self._create_databases(*self.databases)
 
     def _create_databases(self, *names: str) -> None:
+        if not names:
+            return
         import psycopg
 
         with psycopg.connect(f"host=127.0.0.1 port={self.port} user=app dbname=postgres", autocommit=True) as db:

@@ -80,6 +80,16 @@ def tracker_url(request, tmp_path) -> tuple[str, str]:
         yield url.replace("+psycopg", "+psycopg2"), "postgresql"
 
 
+@pytest.fixture(scope="module")
+def telegram():
+    """A local server of Telegram's Bot API contract (tests/fakes), one per test module; a module
+    that needs users or chats in it overrides this."""
+    from tests.fakes.telegram_api import FakeTelegramAPI
+
+    with FakeTelegramAPI() as api:
+        yield api
+
+
 @pytest.fixture
 def restores(loaded_db):
     """`restores(slug)` remembers a knowledge entry as it is now (and returns `{"revision", "entry"}`);

@@ -1,7 +1,8 @@
-"""One conversation's messages are handled one at a time, in order, on every gateway replica.
+"""One conversation's messages are handled one at a time on every gateway replica.
 
 Within a process an asyncio lock per conversation keeps arrival order (it wakes waiters first come,
-first served). With Redis (`REDIS_URL`) a Redis lock per conversation is taken too, so two replicas
+first served); across replicas the Redis lock lets whichever asks first go first, so webhook events
+keep their arrival order in the inbox (bot/delivery/inbox.py). With Redis (`REDIS_URL`) a Redis lock per conversation is taken too, so two replicas
 never handle one conversation at the same time; it expires after `hold_s` should its holder die. If
 Redis does not answer, the process goes on with its own lock alone: a Redis restart must not stop
 or lose messages.

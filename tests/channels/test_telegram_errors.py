@@ -15,12 +15,6 @@ from bot.settings import get_settings
 from tests.fakes.telegram_api import FakeTelegramAPI
 
 
-@pytest.fixture(scope="module")
-def telegram():
-    with FakeTelegramAPI() as api:
-        yield api
-
-
 def processed(telegram: FakeTelegramAPI, answer) -> None:
     settings = get_settings().model_copy(
         update={

@@ -17,7 +17,6 @@ from bot.settings import get_settings
 from bot.storage.db import session_scope
 from bot.storage.models import ChannelEvent
 from bot.storage.zalo_tokens import store_tokens
-from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.zalo_api import FakeZaloAPI
 from tests.integration.replica import Replica
 
@@ -44,12 +43,6 @@ def zalo():
     with FakeZaloAPI() as api:
         store_tokens(*api.issue_tokens(), expires_in_s=90000)
         api.add_user(KNOWN_SENDER)
-        yield api
-
-
-@pytest.fixture(scope="module")
-def telegram():
-    with FakeTelegramAPI() as api:
         yield api
 
 

@@ -13,7 +13,6 @@ import pytest
 from bot.console.accounts import accounts_command
 from bot.events import HandoffChanged
 from bot.settings import get_settings
-from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.integration.console_media_files import FILES, telegram_settings, waiting_request_with_files
 from tests.integration.people import Console
 from tests.integration.replica import EventStream, Replica
@@ -24,12 +23,6 @@ MEDIA_GUARDS = {
     "cache-control": "private, no-store",
 }
 STREAM_ENDS_WITHIN_S = 15  # the heartbeat (5 s) re-checks the session, with room for a slow machine
-
-
-@pytest.fixture(scope="module")
-def telegram():
-    with FakeTelegramAPI() as api:
-        yield api
 
 
 @pytest.fixture(scope="module")

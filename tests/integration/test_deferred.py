@@ -18,7 +18,6 @@ from bot.settings import get_settings
 from bot.storage.db import session_scope
 from bot.storage.models import Citizen, Message, Turn
 from tests import redis_server
-from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.integration.people import WebCitizen, bearer
 from tests.integration.replica import EventStream, Replica
 from tests.integration.test_telegram_channel import SECRET, WEBHOOK_URL, TelegramCitizen
@@ -34,12 +33,6 @@ def rasa_gate(stack):
     gate = TcpGate(int(get_settings().rasa_url.rsplit(":", 1)[1]))  # the session's Rasa
     yield gate
     gate.close()
-
-
-@pytest.fixture(scope="module")
-def telegram():
-    with FakeTelegramAPI() as api:
-        yield api
 
 
 @pytest.fixture(scope="module")

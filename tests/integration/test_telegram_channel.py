@@ -28,12 +28,6 @@ WEBHOOK_URL = "https://hotro.example.vn/webhooks/telegram"
 _users = iter(range(8100, 8999))
 
 
-@pytest.fixture(scope="module")
-def telegram():
-    with FakeTelegramAPI() as api:
-        yield api
-
-
 def settings_for(telegram: FakeTelegramAPI, **extra):
     return get_settings().model_copy(
         update={
